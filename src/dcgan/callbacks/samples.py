@@ -1,0 +1,55 @@
+"""Sample grids of the fixed noise: PNGs in the run folder, images in the experiment logger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
+from torchvision.utils import make_grid, save_image
+
+from dcgan.errors import ConfigError
+
+
+def log_image(logger: Logger, key: str, grid: torch.Tensor, step: int) -> None:
+    """Send a (3, H, W) image in [0, 1] to a logger that takes images (W&B, TensorBoard)."""
+    if isinstance(logger, WandbLogger):
+        logger.log_image(key=key, images=[grid], step=step)
+    elif isinstance(logger, TensorBoardLogger):
+        logger.experiment.add_image(key, grid, global_step=step)
+
+
+class SampleGrid(Callback):
+    """Every ``every_n_steps`` global steps, at the start and at the end: G(fixed_noise) as
+    ``samples/step_XXXXXXX.png`` and as ``samples`` in each logger. Rank zero only."""
+
+    def __init__(self, dirpath: str | Path, every_n_steps: int = 500, nrow: int = 8) -> None:
+        if int(every_n_steps) <= 0:
+            raise ConfigError(f"callbacks.samples.every_n_steps={every_n_steps} is invalid: use a positive integer")
+        self.dirpath, self.every_n_steps, self.nrow = Path(dirpath), int(every_n_steps), int(nrow)
+        self._last_step: int | None = None
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._save(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args) -> None:
+        if trainer.global_step - self._last_step >= self.every_n_steps:
+            self._save(trainer, pl_module)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._save(trainer, pl_module)
+
+    def _save(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        step = trainer.global_step
+        if step == self._last_step:
+            return
+        self._last_step = step
+        if not trainer.is_global_zero:
+            return
+        images = pl_module.sample().cpu()
+        grid = make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1))
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        save_image(grid, self.dirpath / f"step_{step:07d}.png")
+        for logger in trainer.loggers:
+            log_image(logger, "samples", grid, step)
