@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.strategies import DDPStrategy
 from omegaconf import DictConfig
 
@@ -52,11 +50,4 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model = instantiate(cfg.model)
     trainer = build_trainer(cfg)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    if not trainer.interrupted:
-        # ModelCheckpoint writes last.ckpt on its own schedule; make sure it holds the final state.
-        ckpt = trainer.checkpoint_callback
-        if isinstance(ckpt, ModelCheckpoint) and ckpt.dirpath:
-            trainer.save_checkpoint(
-                Path(ckpt.dirpath) / f"{ckpt.CHECKPOINT_NAME_LAST}{ckpt.FILE_EXTENSION}", weights_only=False
-            )
     return {k: float(v) for k, v in trainer.callback_metrics.items()}
