@@ -9,7 +9,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.strategies import DDPStrategy
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import dcgan.strategy  # noqa: F401  (registers the GAN DDP strategy as "ddp")
 from dcgan.loggers import build_loggers
@@ -48,6 +48,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.dataset)
     model = instantiate(cfg.model)
+    # The resolved run config travels in every checkpoint (and to the loggers as the run's config):
+    # generate.py / evaluate.py rebuild the nets from it without repeating the training overrides.
+    model.save_hyperparameters(OmegaConf.to_container(cfg, resolve=True))
     trainer = build_trainer(cfg)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     return {k: float(v) for k, v in trainer.callback_metrics.items()}
