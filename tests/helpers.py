@@ -50,3 +50,27 @@ class ParamSyncReport(Callback):
         }
         self.dirpath.mkdir(parents=True, exist_ok=True)
         (self.dirpath / f"ddp_rank{trainer.global_rank}.json").write_text(json.dumps(report))
+
+
+class CorruptWeights(Callback):
+    """At global step ``step``, sets one generator weight to NaN (a diverged update)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+        if trainer.global_step == self.step:
+            with torch.no_grad():
+                next(pl_module.generator.parameters()).view(-1)[0] = float("nan")
+
+
+class CorruptBatch(Callback):
+    """Fills the real batch of iteration ``batch_number`` (0-based, counted in this run) with NaN."""
+
+    def __init__(self, batch_number: int) -> None:
+        self.batch_number, self.seen = batch_number, 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self.seen == self.batch_number:
+            (batch[0] if isinstance(batch, (list, tuple)) else batch).fill_(float("nan"))
+        self.seen += 1

@@ -11,6 +11,7 @@ from torch import nn
 
 from dcgan.errors import ConfigError
 from dcgan.losses import NonSaturating
+from dcgan.rng import collect_rng_states, set_rng_states
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
@@ -35,6 +36,7 @@ class DCGAN(LightningModule):
         loss: NonSaturating | None = None,
         d_steps_per_g: int = 1,
         num_fixed_samples: int = 64,
+        on_nonfinite: str = "stop",
     ) -> None:
         super().__init__()
         if int(d_steps_per_g) < 1:
@@ -44,11 +46,21 @@ class DCGAN(LightningModule):
                 f"generator makes {generator.channels}x{generator.image_size}px images but the discriminator "
                 f"expects {discriminator.channels}x{discriminator.image_size}px: set both from dataset.*"
             )
+        if on_nonfinite not in ("stop", "skip"):
+            raise ConfigError(f"model.on_nonfinite={on_nonfinite!r} is invalid: use 'stop' or 'skip'")
+        for key, factory, net in (("optimizer_g", optimizer_g, generator), ("optimizer_d", optimizer_d, discriminator)):
+            try:  # build once now, so a bad lr or beta stops the run before the Trainer starts
+                factory(net.parameters())
+            except (ValueError, TypeError) as error:
+                raise ConfigError(f"{key}: {error} (fix {key}.* in the config)") from None
         self.automatic_optimization = False
         self.generator, self.discriminator = generator, discriminator
         self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
         self.loss = loss if loss is not None else NonSaturating()
         self.d_steps_per_g = int(d_steps_per_g)
+        self.on_nonfinite = on_nonfinite
+        self.skipped_steps = 0
+        self._pending_rng: dict | None = None
         self.nz = generator.nz
         # A buffer, so the sample grids of a resumed run continue the same latent points.
         self.register_buffer("fixed_noise", torch.randn(num_fixed_samples, self.nz))
@@ -88,6 +100,8 @@ class DCGAN(LightningModule):
             {"train/loss_d": loss_d, "train/loss_g": loss_g},
             prog_bar=True, on_step=True, on_epoch=False, batch_size=real.shape[0],
         )  # fmt: skip
+        if self.on_nonfinite == "skip":
+            self.log("train/skipped_steps", float(self.skipped_steps), on_step=True, on_epoch=False)
         self.log_dict(
             {"train/d_real": d_real, "train/d_fake": d_fake, "train/d_fake_after": d_fake_after},
             on_step=True, on_epoch=False, batch_size=real.shape[0],
@@ -105,8 +119,7 @@ class DCGAN(LightningModule):
         fake_logits = net(fake)
         loss_fake = self.loss.d_fake(fake_logits)
         self.manual_backward(loss_fake)
-        opt_d.step()
-        opt_d.zero_grad(set_to_none=True)
+        self._step(opt_d, loss_real + loss_fake)
         return (
             (loss_real + loss_fake).detach(),
             torch.sigmoid(real_logits.detach().float()).mean(),
@@ -119,9 +132,33 @@ class DCGAN(LightningModule):
             logits = self.discriminator(fake)
             loss_g = self.loss.g_loss(logits)
             self.manual_backward(loss_g)
-            opt_g.step()
-            opt_g.zero_grad(set_to_none=True)
+            self._step(opt_g, loss_g)
         return loss_g.detach(), torch.sigmoid(logits.detach().float()).mean()
+
+    def _step(self, optimizer, loss: torch.Tensor) -> None:
+        # on_nonfinite=skip pays one host sync per step to drop the update of a non-finite loss;
+        # "stop" leaves the check to DivergenceGuard and the checkpoint callback (no per-step sync).
+        if self.on_nonfinite == "skip" and not bool(torch.isfinite(loss.detach())):
+            self.skipped_steps += 1
+        else:
+            optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["rng_states"] = collect_rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # Applied at the first resumed batch: building the dataloader iterators draws random numbers
+        # that an uninterrupted run drew long before.
+        self._pending_rng = checkpoint.get("rng_states")
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        if self._pending_rng is not None:
+            if self.trainer.world_size == 1:
+                set_rng_states(self._pending_rng)
+            else:  # the checkpoint holds rank 0's states: give every rank its own stream again
+                torch.manual_seed(torch.initial_seed() + self.global_rank + self.trainer.global_step)
+            self._pending_rng = None
 
     @torch.no_grad()
     def sample(self, noise: torch.Tensor | None = None) -> torch.Tensor:

@@ -9,10 +9,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.strategies import DDPStrategy
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 import dcgan.strategy  # noqa: F401  (registers the GAN DDP strategy as "ddp")
+from dcgan.checkpoint_atomic import AtomicCheckpointIO
+from dcgan.errors import ConfigError
 from dcgan.loggers import build_loggers
+from dcgan.preflight import check_hardware
+from dcgan.resume import check_compatible, resolve_ckpt_path
 
 log = logging.getLogger(__name__)
 
@@ -21,16 +26,27 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def _instantiate_trainer(cfg: DictConfig, **kwargs) -> L.Trainer:
+    try:
+        return instantiate(cfg.trainer, plugins=[AtomicCheckpointIO()], **kwargs)
+    except Exception as error:  # Lightning's MisconfigurationException (e.g. more GPUs than exist)
+        cause = error.__cause__ or error
+        if isinstance(cause, (MisconfigurationException, ValueError)) and not isinstance(cause, ConfigError):
+            raise ConfigError(f"trainer: {' '.join(str(cause).split())}") from error
+        raise
+
+
 def build_trainer(cfg: DictConfig) -> L.Trainer:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     loggers = build_loggers(cfg) or False
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    trainer = _instantiate_trainer(cfg, callbacks=callbacks, logger=loggers)
+    check_hardware(trainer, cfg.trainer.precision)
     strategy = trainer.strategy
     if _in_multirun() and isinstance(strategy, DDPStrategy) and strategy._start_method == "popen":
         # Lightning's popen launcher re-runs sys.argv (with -m) in each child, so every rank would
         # start the whole sweep (Lightning PR #15689); spawned workers stay inside this job.
         log.info("Hydra multirun: starting DDP with trainer.strategy=ddp_spawn")
-        trainer = instantiate(cfg.trainer, strategy="ddp_spawn", callbacks=callbacks, logger=loggers)
+        trainer = _instantiate_trainer(cfg, strategy="ddp_spawn", callbacks=callbacks, logger=loggers)
     return trainer
 
 
@@ -51,6 +67,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # The resolved run config travels in every checkpoint (and to the loggers as the run's config):
     # generate.py / evaluate.py rebuild the nets from it without repeating the training overrides.
     model.save_hyperparameters(OmegaConf.to_container(cfg, resolve=True))
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.output_dir, cfg.paths.get("runs_dir", "outputs"))
+    if ckpt_path is not None:
+        check_compatible(ckpt_path, model)
+        log.info(f"Resuming from {ckpt_path}")
     trainer = build_trainer(cfg)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     return {k: float(v) for k, v in trainer.callback_metrics.items()}

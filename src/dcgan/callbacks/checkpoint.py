@@ -1,14 +1,24 @@
-"""ModelCheckpoint whose last.ckpt always holds the final state of a run."""
+"""ModelCheckpoint whose last.ckpt always holds the final, finite state of a run."""
 
 from __future__ import annotations
 
+import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+
+from dcgan.callbacks.divergence import last_good
+from dcgan.errors import DivergenceError
 
 
 class Checkpoint(ModelCheckpoint):
     """Also writes ``last.ckpt`` at the batch where ``max_steps`` stops training (so such a run resumes
-    mid-epoch, where it stopped) and at every epoch end, besides the periodic checkpoints."""
+    mid-epoch, where it stopped), at every epoch end and on an interruption (SIGTERM, Ctrl-C), besides
+    the periodic checkpoints. Never writes weights that are not finite: training stops instead, naming
+    the last good checkpoint."""
+
+    def __init__(self, *args, save_on_exception: bool = True, **kwargs) -> None:
+        super().__init__(*args, save_on_exception=save_on_exception, **kwargs)
+        self.last_good: str | None = None  # "path (step N)" of the newest checkpoint written
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args, **kwargs) -> None:
         super().on_train_batch_end(trainer, pl_module, *args, **kwargs)
@@ -19,6 +29,20 @@ class Checkpoint(ModelCheckpoint):
         super().on_train_epoch_end(trainer, pl_module)
         self._save_last(trainer)
 
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        if not isinstance(exception, DivergenceError):  # a diverged state is not worth keeping
+            super().on_exception(trainer, pl_module, exception)
+
     def _save_last(self, trainer: Trainer) -> None:
         if self.save_last and not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def _save_checkpoint(self, trainer: Trainer, filepath: str) -> None:
+        finite = torch.stack([torch.isfinite(p).all() for p in trainer.lightning_module.parameters()]).all()
+        if not bool(finite):
+            raise DivergenceError(
+                f"weights are not finite at step {trainer.global_step}: training stopped; "
+                f"last good checkpoint: {last_good(trainer)}"
+            )
+        super()._save_checkpoint(trainer, filepath)
+        self.last_good = f"{filepath} (step {trainer.global_step})"
