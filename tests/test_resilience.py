@@ -15,6 +15,7 @@ import torch
 from dcgan.callbacks.divergence import DivergenceGuard
 from dcgan.checkpoint_atomic import AtomicCheckpointIO
 from dcgan.errors import ConfigError, DivergenceError
+from dcgan.losses import NonSaturating
 from dcgan.resume import resolve_ckpt_path
 from dcgan.train import train
 from tests.conftest import FAST, ROOT, subprocess_env
@@ -182,6 +183,7 @@ def test_stop_mode_stops_on_a_non_finite_loss(compose_cfg):
 
 def test_collapsed_discriminator_stops_after_patience():
     guard = DivergenceGuard(check_every_n_steps=1, collapse_threshold=0.01, collapse_patience=3)
+    module = SimpleNamespace(loss=NonSaturating())
     trainer = SimpleNamespace(
         global_step=0, checkpoint_callback=SimpleNamespace(last_model_path="ck/last.ckpt", _last_global_step_saved=3)
     )
@@ -189,12 +191,12 @@ def test_collapsed_discriminator_stops_after_patience():
     collapsed = {"train/loss_d": 0.001, "train/loss_g": 9.0, "train/d_real": 0.999, "train/d_fake": 0.0001}
     for step, metrics in enumerate([healthy, collapsed, collapsed, healthy, collapsed, collapsed, collapsed], 1):
         trainer.global_step, trainer.callback_metrics = step, {k: torch.tensor(v) for k, v in metrics.items()}
-        guard.on_train_batch_end(trainer, None)
+        guard.on_train_batch_end(trainer, module)
     trainer.global_step += 1
     with pytest.raises(
         DivergenceError, match="discriminator collapsed at step 8.*since step 5.*ck/last.ckpt \\(step 3\\)"
     ):
-        guard.on_train_batch_end(trainer, None)
+        guard.on_train_batch_end(trainer, module)
 
 
 @pytest.mark.parametrize(

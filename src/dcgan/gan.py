@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 
 import torch
 from lightning.pytorch import LightningModule
 from torch import nn
 
+from dcgan.ema import ExponentialMovingAverage
 from dcgan.errors import ConfigError
-from dcgan.losses import NonSaturating
+from dcgan.losses import NonSaturating, r1_penalty
 from dcgan.rng import collect_rng_states, set_rng_states
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
@@ -22,6 +23,10 @@ class DCGAN(LightningModule):
 
     Lightning counts every optimizer step in ``trainer.global_step``, so one batch advances it by
     ``d_steps_per_g + 1`` (2 by default): ``trainer.max_steps=2000`` is 1000 iterations.
+
+    Options (all off by default): ``augment`` (a module applied to every D input, e.g. DiffAugment),
+    ``r1_gamma`` (R1 penalty weight), ``ema_decay`` / ``ema_start_step`` (an EMA copy of G that the
+    sample grids, generate.py and evaluate.py use), ``channels_last`` and ``compile`` (speed).
     """
 
     # Networks that GANDDPStrategy wraps in their own DistributedDataParallel.
@@ -37,37 +42,43 @@ class DCGAN(LightningModule):
         d_steps_per_g: int = 1,
         num_fixed_samples: int = 64,
         on_nonfinite: str = "stop",
+        augment: nn.Module | None = None,
+        r1_gamma: float = 0.0,
+        ema_decay: float = 0.0,
+        ema_start_step: int = 0,
+        channels_last: bool = False,
+        compile: bool | dict = False,
+        prog_bar: bool = True,
     ) -> None:
         super().__init__()
-        if int(d_steps_per_g) < 1:
-            raise ConfigError(f"model.d_steps_per_g={d_steps_per_g} is invalid: use an integer >= 1")
-        if (generator.image_size, generator.channels) != (discriminator.image_size, discriminator.channels):
-            raise ConfigError(
-                f"generator makes {generator.channels}x{generator.image_size}px images but the discriminator "
-                f"expects {discriminator.channels}x{discriminator.image_size}px: set both from dataset.*"
-            )
-        if on_nonfinite not in ("stop", "skip"):
-            raise ConfigError(f"model.on_nonfinite={on_nonfinite!r} is invalid: use 'stop' or 'skip'")
-        for key, factory, net in (("optimizer_g", optimizer_g, generator), ("optimizer_d", optimizer_d, discriminator)):
-            try:  # build once now, so a bad lr or beta stops the run before the Trainer starts
-                factory(net.parameters())
-            except (ValueError, TypeError) as error:
-                raise ConfigError(f"{key}: {error} (fix {key}.* in the config)") from None
+        _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma, ema_decay)
         self.automatic_optimization = False
         self.generator, self.discriminator = generator, discriminator
         self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
         self.loss = loss if loss is not None else NonSaturating()
-        self.d_steps_per_g = int(d_steps_per_g)
-        self.on_nonfinite = on_nonfinite
-        self.skipped_steps = 0
-        self._pending_rng: dict | None = None
+        self.augment = augment if augment is not None else nn.Identity()
+        self.d_steps_per_g, self.r1_gamma = int(d_steps_per_g), float(r1_gamma)
+        self.on_nonfinite, self.skipped_steps = on_nonfinite, 0
+        self.generator_ema = ExponentialMovingAverage(generator, ema_decay, ema_start_step) if ema_decay else None
+        self.channels_last, self.prog_bar = bool(channels_last), bool(prog_bar)
+        self.compile_options = (dict(compile) if isinstance(compile, Mapping) else {}) if compile else None
         self.nz = generator.nz
         # A buffer, so the sample grids of a resumed run continue the same latent points.
         self.register_buffer("fixed_noise", torch.randn(num_fixed_samples, self.nz))
         self.ddp_nets: dict[str, nn.Module] = {}
+        self._pending_rng: dict | None = None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(z)
+
+    def setup(self, stage: str) -> None:
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
+        if self.compile_options is not None and stage == "fit":
+            # Compile the nets, not the training step (toggle_optimizer breaks Dynamo, Lightning #21686).
+            # nn.Module.compile works in place: state_dict keys stay as they are.
+            self.generator.compile(**self.compile_options)
+            self.discriminator.compile(**self.compile_options)
 
     def configure_optimizers(self):
         return [
@@ -85,6 +96,8 @@ class DCGAN(LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> None:
         real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
         opt_g, opt_d = self.optimizers()
         for step in range(self.d_steps_per_g):
             if step < self.d_steps_per_g - 1:
@@ -94,46 +107,57 @@ class DCGAN(LightningModule):
                 # The last fake batch keeps its graph for the generator step; made after the no-grad
                 # ones so that no BatchNorm buffer changes between this forward and its backward.
                 fake = self._ddp("generator")(self.noise(real.shape[0]))
-            loss_d, d_real, d_fake = self._discriminator_step(opt_d, real, fake.detach())
-        loss_g, d_fake_after = self._generator_step(opt_g, fake)
-        self.log_dict(
-            {"train/loss_d": loss_d, "train/loss_g": loss_g},
-            prog_bar=True, on_step=True, on_epoch=False, batch_size=real.shape[0],
-        )  # fmt: skip
+            stats = self._discriminator_step(opt_d, real, fake.detach())
+        stats.update(self._generator_step(opt_g, fake))
+        if self.generator_ema is not None:
+            self.generator_ema.update(self.generator, self.trainer.global_step)
         if self.on_nonfinite == "skip":
-            self.log("train/skipped_steps", float(self.skipped_steps), on_step=True, on_epoch=False)
-        self.log_dict(
-            {"train/d_real": d_real, "train/d_fake": d_fake, "train/d_fake_after": d_fake_after},
-            on_step=True, on_epoch=False, batch_size=real.shape[0],
-        )  # fmt: skip
+            stats["train/skipped_steps"] = float(self.skipped_steps)
+        losses = {k: stats.pop(k) for k in ("train/loss_d", "train/loss_g")}
+        self.log_dict(losses, prog_bar=self.prog_bar, on_step=True, on_epoch=False, batch_size=real.shape[0])
+        self.log_dict(stats, on_step=True, on_epoch=False, batch_size=real.shape[0])
 
-    def _discriminator_step(self, opt_d, real: torch.Tensor, fake: torch.Tensor):
+    def _discriminator_step(self, opt_d, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         net = self._ddp("discriminator")
+        stats = {}
         # Real and fake go through D in separate batches (separate BatchNorm statistics, as in the
-        # tutorial), each forward followed by its backward; under DDP the first backward only
-        # accumulates locally and the second all-reduces the sum.
+        # tutorial), each forward followed by its backward; under DDP all but the last backward only
+        # accumulate locally and the last all-reduces the sum.
         with net.no_sync() if hasattr(net, "no_sync") else nullcontext():
-            real_logits = net(real)
-            loss_real = self.loss.d_real(real_logits)
+            if self.r1_gamma:
+                real = real.detach().requires_grad_(True)
+            real_out = net(self.augment(real))
+            loss_real = self.loss.d_real(real_out)
+            if self.r1_gamma:
+                stats["train/r1"] = r1_penalty(real_out, real)
+                loss_real = loss_real + 0.5 * self.r1_gamma * stats["train/r1"]
             self.manual_backward(loss_real)
-        fake_logits = net(fake)
-        loss_fake = self.loss.d_fake(fake_logits)
+            penalty = self.loss.penalty(net, self.augment(real), self.augment(fake))
+            if penalty is not None:
+                stats["train/penalty"] = penalty
+                self.manual_backward(penalty)
+        fake_out = net(self.augment(fake))
+        loss_fake = self.loss.d_fake(fake_out)
         self.manual_backward(loss_fake)
-        self._step(opt_d, loss_real + loss_fake)
-        return (
-            (loss_real + loss_fake).detach(),
-            torch.sigmoid(real_logits.detach().float()).mean(),
-            torch.sigmoid(fake_logits.detach().float()).mean(),
+        loss_d = loss_real + loss_fake + (penalty if penalty is not None else 0)
+        self._step(opt_d, loss_d)
+        stats.update(
+            {
+                "train/loss_d": loss_d,
+                "train/d_real": self.loss.score(real_out.detach()).mean(),
+                "train/d_fake": self.loss.score(fake_out.detach()).mean(),
+            }
         )
+        return {k: v.detach() for k, v in stats.items()}
 
-    def _generator_step(self, opt_g, fake: torch.Tensor):
+    def _generator_step(self, opt_g, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         # D is frozen (toggled) and called without its DDP wrapper: it only passes gradients to G.
         with self.toggled_optimizer(opt_g):
-            logits = self.discriminator(fake)
-            loss_g = self.loss.g_loss(logits)
+            out = self.discriminator(self.augment(fake))
+            loss_g = self.loss.g_loss(out)
             self.manual_backward(loss_g)
             self._step(opt_g, loss_g)
-        return loss_g.detach(), torch.sigmoid(logits.detach().float()).mean()
+        return {"train/loss_g": loss_g.detach(), "train/d_fake_after": self.loss.score(out.detach()).mean()}
 
     def _step(self, optimizer, loss: torch.Tensor) -> None:
         # on_nonfinite=skip pays one host sync per step to drop the update of a non-finite loss;
@@ -160,13 +184,40 @@ class DCGAN(LightningModule):
                 torch.manual_seed(torch.initial_seed() + self.global_rank + self.trainer.global_step)
             self._pending_rng = None
 
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator that makes the pictures: the EMA copy when there is one."""
+        return self.generator if self.generator_ema is None else self.generator_ema.module
+
     @torch.no_grad()
     def sample(self, noise: torch.Tensor | None = None) -> torch.Tensor:
-        """Images in [-1, 1] for ``noise`` (default: the fixed noise), G in eval mode."""
+        """Images in [-1, 1] for ``noise`` (default: the fixed noise), G (or its EMA) in eval mode."""
         noise = self.fixed_noise if noise is None else noise
-        was_training = self.generator.training
-        self.generator.eval()
+        net = self.sampling_generator
+        was_training = net.training
+        net.eval()
         try:
-            return self.generator(noise.to(self.device)).float()
+            return net(noise.to(self.device)).float()
         finally:
-            self.generator.train(was_training)
+            net.train(was_training)
+
+
+def _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma, ema_decay):
+    if int(d_steps_per_g) < 1:
+        raise ConfigError(f"model.d_steps_per_g={d_steps_per_g} is invalid: use an integer >= 1")
+    if (generator.image_size, generator.channels) != (discriminator.image_size, discriminator.channels):
+        raise ConfigError(
+            f"generator makes {generator.channels}x{generator.image_size}px images but the discriminator "
+            f"expects {discriminator.channels}x{discriminator.image_size}px: set both from dataset.*"
+        )
+    if on_nonfinite not in ("stop", "skip"):
+        raise ConfigError(f"model.on_nonfinite={on_nonfinite!r} is invalid: use 'stop' or 'skip'")
+    if float(r1_gamma) < 0:
+        raise ConfigError(f"model.r1_gamma={r1_gamma} is invalid: use 0 (off) or a positive weight")
+    if not 0 <= float(ema_decay) < 1:
+        raise ConfigError(f"model.ema_decay={ema_decay} is invalid: use 0 (off) or 0 < decay < 1")
+    for key, factory, net in (("optimizer_g", optimizer_g, generator), ("optimizer_d", optimizer_d, discriminator)):
+        try:  # build once now, so a bad lr or beta stops the run before the Trainer starts
+            factory(net.parameters())
+        except (ValueError, TypeError, RuntimeError) as error:
+            raise ConfigError(f"{key}: {error} (fix {key}.* in the config)") from None

@@ -15,7 +15,8 @@ class DivergenceGuard(Callback):
     - a non-finite ``train/loss_d`` or ``train/loss_g`` stops training;
     - a collapsed discriminator (mean D(x) > 1 - ``collapse_threshold`` and mean D(G(z)) <
       ``collapse_threshold``, the generator's gradient vanishing) for ``collapse_patience`` global steps
-      in a row stops training. ``collapse_threshold=0`` turns this check off.
+      in a row stops training (losses whose D scores are probabilities only, e.g. the default
+      non-saturating loss). ``collapse_threshold=0`` turns this check off.
 
     The message names the step and the last good checkpoint (checkpoints never hold non-finite weights).
     """
@@ -39,7 +40,8 @@ class DivergenceGuard(Callback):
         bad = [k for k in ("train/loss_d", "train/loss_g") if k in metrics and not math.isfinite(metrics[k])]
         if bad:
             self._stop(trainer, f"non-finite {', '.join(k.split('/')[1] for k in bad)} at step {step}")
-        if self.collapse_threshold and {"train/d_real", "train/d_fake"} <= metrics.keys():
+        probabilities = getattr(getattr(pl_module, "loss", None), "probabilities", False)
+        if self.collapse_threshold and probabilities and {"train/d_real", "train/d_fake"} <= metrics.keys():
             if (
                 metrics["train/d_real"] > 1 - self.collapse_threshold
                 and metrics["train/d_fake"] < self.collapse_threshold

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from dcgan.errors import ConfigError
 from dcgan.models.blocks import block, init_dcgan_weights, spatial_plan
@@ -14,35 +15,56 @@ def _lrelu() -> nn.LeakyReLU:
 
 
 class _Discriminator(nn.Module):
-    """Common interface: ``image_size``, ``channels`` and ``forward(x) -> logits``."""
+    """Common interface: ``image_size``, ``channels`` and ``forward(x) -> logits``.
 
-    def __init__(self, image_size: int, channels: int, ndf: int) -> None:
+    ``norm='batch'`` (DCGAN) or ``'none'`` (for WGAN-GP, whose per-sample penalty BatchNorm breaks);
+    ``spectral_norm=True`` wraps every conv and linear layer (Miyato et al. 2018).
+    """
+
+    def __init__(self, image_size: int, channels: int, ndf: int, norm: str, spectral_norm: bool) -> None:
         super().__init__()
         if channels not in (1, 3):
             raise ConfigError(f"dataset.channels={channels} is not supported: use 1 (gray) or 3 (RGB)")
+        if norm not in ("batch", "none"):
+            raise ConfigError(f"discriminator.norm={norm!r} is not supported: use 'batch' or 'none'")
         self.image_size, self.channels, self.ndf = image_size, channels, ndf
+        self.norm, self.spectral_norm = norm, bool(spectral_norm)
         self.base, self.stages = spatial_plan(image_size)
 
     def width(self, stage: int) -> int:
         """Feature channels after ``stage + 1`` halvings of the resolution: ndf * 2**stage."""
         return self.ndf * 2**stage
 
+    def conv_block(self, c_in: int, c_out: int, kernel: int, stride: int, normalize: bool = True) -> nn.Sequential:
+        """Conv (padding 1; a bias only with norm='none', as in DCGAN) + BatchNorm + LeakyReLU(0.2)."""
+        conv = nn.Conv2d(c_in, c_out, kernel, stride, 1, bias=self.norm == "none")
+        return block(conv, c_out if normalize and self.norm == "batch" else None, _lrelu())
+
+    def finish(self) -> None:
+        init_dcgan_weights(self)
+        if self.spectral_norm:
+            for module in list(self.modules()):
+                for name, child in module.named_children():
+                    if isinstance(child, (nn.Conv2d, nn.Linear)):
+                        setattr(module, name, _spectral_norm(child))
+
 
 class DCGANDiscriminator(_Discriminator):
     """The DCGAN discriminator: strided 4x4 convs, BN on all but the first, LeakyReLU(0.2), a logit."""
 
-    def __init__(self, image_size: int = 64, channels: int = 3, ndf: int = 64) -> None:
-        super().__init__(image_size, channels, ndf)
+    def __init__(
+        self, image_size: int = 64, channels: int = 3, ndf: int = 64, norm: str = "batch", spectral_norm: bool = False
+    ) -> None:
+        super().__init__(image_size, channels, ndf, norm, spectral_norm)
         # (B, channels, S, S) -> (B, ndf, S/2, S/2), no BN on the input layer
-        layers = [block(nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), None, _lrelu())]
+        layers = [self.conv_block(channels, ndf, 4, 2, normalize=False)]
         # each stage: (B, C, s, s) -> (B, 2C, s/2, s/2), down to (B, ndf * 2**(stages-1), base, base)
         for stage in range(1, self.stages):
-            conv = nn.Conv2d(self.width(stage - 1), self.width(stage), 4, 2, 1, bias=False)
-            layers.append(block(conv, self.width(stage), _lrelu()))
+            layers.append(self.conv_block(self.width(stage - 1), self.width(stage), 4, 2))
         # (B, C, base, base) -> (B, 1, 1, 1)
         layers.append(nn.Conv2d(self.width(self.stages - 1), 1, self.base, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
-        init_dcgan_weights(self)
+        self.finish()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).flatten()
@@ -52,8 +74,16 @@ class CBlockDiscriminator(_Discriminator):
     """The DCGAN lab's critic: per stage two 3x3 conv-BN-LeakyReLU, a stride-2 3x3 conv, dropout;
     then a linear logit head."""
 
-    def __init__(self, image_size: int = 64, channels: int = 3, ndf: int = 64, dropout: float = 0.3) -> None:
-        super().__init__(image_size, channels, ndf)
+    def __init__(
+        self,
+        image_size: int = 64,
+        channels: int = 3,
+        ndf: int = 64,
+        dropout: float = 0.3,
+        norm: str = "batch",
+        spectral_norm: bool = False,
+    ) -> None:
+        super().__init__(image_size, channels, ndf, norm, spectral_norm)
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"discriminator.dropout={dropout} is out of range: use 0 <= dropout < 1")
         stages, c_in = [], channels
@@ -62,9 +92,9 @@ class CBlockDiscriminator(_Discriminator):
             # (B, c_in, s, s) -> (B, c, s/2, s/2)
             stages.append(
                 nn.Sequential(
-                    block(nn.Conv2d(c_in, c, 3, 1, 1, bias=False), c, _lrelu()),
-                    block(nn.Conv2d(c, c, 3, 1, 1, bias=False), c, _lrelu()),
-                    block(nn.Conv2d(c, c, 3, 2, 1, bias=False), c, _lrelu()),
+                    self.conv_block(c_in, c, 3, 1),
+                    self.conv_block(c, c, 3, 1),
+                    self.conv_block(c, c, 3, 2),
                     nn.Dropout(dropout),
                 )
             )
@@ -72,7 +102,7 @@ class CBlockDiscriminator(_Discriminator):
         self.net = nn.Sequential(*stages)
         # (B, C * base * base) -> (B, 1)
         self.head = nn.Linear(c_in * self.base * self.base, 1)
-        init_dcgan_weights(self)
+        self.finish()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.net(x).flatten(1)).flatten()

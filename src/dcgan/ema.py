@@ -1,0 +1,26 @@
+"""An exponential moving average of the generator's weights (Karras et al. 2018; Yazici et al. 2019)."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+class ExponentialMovingAverage(nn.Module):
+    """``module``: a frozen copy of the generator, ``decay * ema + (1 - decay) * weights`` after every
+    G step from ``start_step`` (global steps) on, a plain copy before. BatchNorm buffers are copied."""
+
+    def __init__(self, generator: nn.Module, decay: float = 0.999, start_step: int = 0) -> None:
+        super().__init__()
+        self.module = copy.deepcopy(generator).requires_grad_(False)
+        self.decay, self.start_step = float(decay), int(start_step)
+
+    @torch.no_grad()
+    def update(self, generator: nn.Module, step: int) -> None:
+        weight = 1.0 - self.decay if step >= self.start_step else 1.0
+        ema, live = list(self.module.parameters()), [p.detach() for p in generator.parameters()]
+        torch._foreach_lerp_(ema, live, weight)
+        for ema_buffer, buffer in zip(self.module.buffers(), generator.buffers(), strict=True):
+            ema_buffer.copy_(buffer)
