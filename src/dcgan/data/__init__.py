@@ -1,0 +1,22 @@
+from dcgan.data.array import ArrayImages
+from dcgan.data.celeba import CelebASource
+from dcgan.data.datamodule import ImageDataModule
+from dcgan.data.folder import ImageFiles
+from dcgan.data.idx import IdxSource
+from dcgan.data.sources import LocalSource, Source, SyntheticSource, TorchvisionSource
+from dcgan.data.transforms import image_transform, to_unit_range, uint8_transform
+
+__all__ = [
+    "ArrayImages",
+    "CelebASource",
+    "IdxSource",
+    "ImageDataModule",
+    "ImageFiles",
+    "LocalSource",
+    "Source",
+    "SyntheticSource",
+    "TorchvisionSource",
+    "image_transform",
+    "to_unit_range",
+    "uint8_transform",
+]

@@ -1,0 +1,90 @@
+"""The decoded dataset as one uint8 tensor file (N x C x H x W): decode and resize once, then batch from memory."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from dcgan.data.unreadable import SkipUnreadable, collate_readable
+from dcgan.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def cache_file(cache_dir: str, name: str, key: str, channels: int, image_size: int) -> Path:
+    """``<cache_dir>/<name>_<C>x<S>_<hash of the source>.pt``: another size, channels or source is another file."""
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    return Path(cache_dir) / f"{name or 'dataset'}_{channels}x{image_size}_{digest}.pt"
+
+
+def load_cache(path: Path, key: str, shape: tuple[int, int, int]) -> torch.Tensor | None:
+    """The cached images if ``path`` holds them for ``key`` at ``shape`` (C, H, W), else None."""
+    if not path.is_file():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        images = saved["images"]
+    except Exception as error:  # a truncated or foreign file: rebuild it
+        log.warning("dataset cache %s is unreadable (%s): rebuilding it", path, error)
+        return None
+    if saved.get("key") != key or images.dtype != torch.uint8 or tuple(images.shape[1:]) != tuple(shape):
+        log.info("dataset cache %s was made for other images: rebuilding it", path)
+        return None
+    return images
+
+
+def build_cache(dataset: Dataset, path: Path, key: str, shape: tuple[int, int, int], num_workers: int) -> torch.Tensor:
+    """Decode ``dataset`` (uint8 items) in order into one tensor, skipping unreadable files; save it atomically."""
+    images = torch.empty((len(dataset), *shape), dtype=torch.uint8)
+    loader = DataLoader(
+        SkipUnreadable(dataset, replace=False),
+        batch_size=256,
+        num_workers=num_workers,
+        collate_fn=collate_readable,
+    )
+    count, skipped = 0, []
+    log.info("building the dataset cache %s from %d images", path, len(dataset))
+    for batch in loader:
+        images[count : count + len(batch.images)] = batch.images
+        count += len(batch.images)
+        skipped += batch.skipped
+    if skipped:
+        log.warning("dataset cache: skipped %d unreadable image files, e.g. %s", len(skipped), skipped[0])
+    if count == 0:
+        raise ConfigError(f"no readable image among the {len(dataset)} files of the dataset: check it")
+    images = images[:count].clone() if count < len(images) else images
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".partial{os.getpid()}")
+        torch.save({"images": images, "key": key, "skipped": skipped}, partial)
+        os.replace(partial, path)
+    except OSError as error:
+        raise ConfigError(f"cannot write the dataset cache {path} ({error}): set dataset.cache_dir") from error
+    log.info("dataset cache %s: %d images, %.1f MB", path, count, images.numel() / 1e6)
+    return images
+
+
+class CachedImages(Dataset):
+    """Rows of a uint8 image tensor (on the CPU or the training GPU); a batch is one indexing op."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
+
+    def __getitems__(self, indices: list[int]) -> torch.Tensor:
+        return self.images[torch.as_tensor(indices, device=self.images.device)]
+
+
+def as_batch(images: torch.Tensor) -> torch.Tensor:
+    """collate_fn of the cached path: ``__getitems__`` already returns the batch."""
+    return images

@@ -1,0 +1,91 @@
+"""MNIST-style IDX datasets, with a system-wide copy (Debian's gzipped IDX) as the second place to look."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+from dcgan.data.sources import TorchvisionSource, dataset_name, one_line
+from dcgan.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+IDX_FILES = [f"{split}-{kind}-ubyte" for split in ("train", "t10k") for kind in ("images-idx3", "labels-idx1")]
+
+
+class IdxSource(TorchvisionSource):
+    """torchvision ``MNIST`` / ``FashionMNIST`` reading ``<root>/<Name>/raw/*-ubyte``.
+
+    When ``root`` lacks them and ``system_dir`` holds the four IDX files (gzipped, as Debian's
+    ``system_package`` installs them, or plain), they are unpacked into ``<root>/<Name>/raw/`` once.
+    """
+
+    def __init__(
+        self,
+        dataset: Callable[..., Dataset],
+        title: str = "",
+        system_dir: str | None = None,
+        system_package: str | None = None,
+    ) -> None:
+        super().__init__(dataset, title)
+        self.system_dir, self.system_package = system_dir, system_package
+
+    def raw_dir(self, root: str) -> Path:
+        return Path(root) / dataset_name(self.dataset) / "raw"
+
+    def find(self, root: str, transform: Callable) -> Dataset | None:
+        found = super().find(root, transform)
+        if found is None and self._system_files():
+            self._unpack(root)
+            found = super().find(root, transform)
+        return found
+
+    def _system_files(self) -> list[Path] | None:
+        if not self.system_dir:
+            return None
+        files = []
+        for name in IDX_FILES:
+            candidates = [Path(self.system_dir) / f"{name}.gz", Path(self.system_dir) / name]
+            present = [path for path in candidates if path.is_file()]
+            if not present:
+                return None
+            files.append(present[0])
+        return files
+
+    def _unpack(self, root: str) -> None:
+        raw = self.raw_dir(root)
+        log.info("%s: unpacking the system copy in %s into %s", self.title, self.system_dir, raw)
+        try:
+            raw.mkdir(parents=True, exist_ok=True)
+            for source, name in zip(self._system_files(), IDX_FILES, strict=True):
+                if (raw / name).is_file():
+                    continue
+                partial = raw / f"{name}.partial"
+                opener = gzip.open if source.suffix == ".gz" else open
+                with opener(source, "rb") as src, open(partial, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                os.replace(partial, raw / name)
+        except OSError as error:
+            raise ConfigError(
+                f"{self.title}: cannot unpack {self.system_dir} into {raw} ({one_line(error)}): "
+                "set paths.data_dir to a writable folder"
+            ) from error
+
+    def looked_in(self, root: str) -> list[str]:
+        return [str(self.raw_dir(root))] + ([self.system_dir] if self.system_dir else [])
+
+    def ways(self, root: str) -> list[str]:
+        ways = [
+            f"put the uncompressed IDX files ({', '.join(IDX_FILES)}) in {self.raw_dir(root)}/ "
+            f"(or point paths.data_dir at a folder holding {dataset_name(self.dataset)}/raw/)"
+        ]
+        if self.system_dir:
+            package = f"apt-get install {self.system_package}" if self.system_package else "install"
+            ways.append(f"{package} (the system copy in {self.system_dir})")
+        return ways

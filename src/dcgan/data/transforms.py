@@ -1,0 +1,53 @@
+"""The image pipeline every dataset shares: channels, resize, center crop, then [-1, 1].
+
+Datasets decode to uint8 (``uint8_transform``); ``to_unit_range`` makes the float model input, per
+image or per batch on the training device, with the same arithmetic either way.
+"""
+
+from __future__ import annotations
+
+import torch
+from PIL import Image
+from torchvision.transforms import v2
+
+
+class ToMode:
+    """Convert a PIL image to ``mode`` ('L' or 'RGB'): palette, RGBA, gray and RGB inputs alike."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def __call__(self, image):
+        if isinstance(image, Image.Image) and image.mode != self.mode:
+            if image.mode == "P" and "transparency" in image.info:
+                image = image.convert("RGBA")  # PIL's advice for palette transparency; alpha dropped below
+            return image.convert(self.mode)
+        return image
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(mode={self.mode!r})"
+
+
+def uint8_transform(image_size: int, channels: int) -> v2.Compose:
+    """PIL image -> uint8 tensor (channels, image_size, image_size): resize the short side, center crop."""
+    return v2.Compose(
+        [
+            ToMode("L" if channels == 1 else "RGB"),
+            v2.ToImage(),
+            v2.Resize(image_size, antialias=True),
+            v2.CenterCrop(image_size),
+            v2.ToPureTensor(),
+        ]
+    )
+
+
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (..., C, H, W) -> float32 in [-1, 1]: ToDtype(scale) then Normalize(0.5, 0.5)."""
+    channels = images.shape[-3]
+    images = v2.functional.to_dtype(images, torch.float32, scale=True)
+    return v2.functional.normalize(images, [0.5] * channels, [0.5] * channels)
+
+
+def image_transform(image_size: int, channels: int) -> v2.Compose:
+    """PIL image -> float tensor (channels, image_size, image_size) in [-1, 1]."""
+    return v2.Compose([uint8_transform(image_size, channels), to_unit_range])

@@ -1,0 +1,66 @@
+"""Unreadable image files (corrupt, truncated, not an image) are skipped, never fatal mid-epoch."""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from dcgan.errors import ConfigError
+
+# What PIL raises for a corrupt, truncated or non-image file (UnidentifiedImageError is an OSError).
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+class Batch(NamedTuple):
+    """A batch of uint8 images and the files skipped while loading it (``name: error``)."""
+
+    images: torch.Tensor
+    skipped: list[str]
+
+
+def item_name(dataset: Dataset, index: int) -> str:
+    """The file behind ``dataset[index]`` where the dataset says (ImageFolder, CelebA), else its index."""
+    samples = getattr(dataset, "samples", None)
+    if samples is not None:
+        return str(samples[index][0])
+    filenames = getattr(dataset, "filename", None)
+    if filenames is not None:
+        return os.path.join(dataset.root, dataset.base_folder, "img_align_celeba", filenames[index])
+    return f"item {index}"
+
+
+class SkipUnreadable(Dataset):
+    """``dataset[i]`` as ``(image, skipped)``; an unreadable item is replaced by the next readable one
+    (``replace=True``, the batch keeps its size) or by None (``replace=False``, for the cache builder).
+    ``skipped`` names the unreadable items met on the way.
+    """
+
+    def __init__(self, dataset: Dataset, replace: bool = True, max_in_a_row: int = 64) -> None:
+        self.dataset, self.replace, self.max_in_a_row = dataset, replace, max_in_a_row
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        skipped: list[str] = []
+        for attempt in range(min(self.max_in_a_row, len(self))):
+            i = (index + attempt) % len(self)
+            try:
+                return self.dataset[i][0], skipped
+            except DECODE_ERRORS as error:
+                skipped.append(f"{item_name(self.dataset, i)}: {' '.join(str(error).split())}")
+                if not self.replace:
+                    return None, skipped
+        raise ConfigError(f"{len(skipped)} image files in a row are unreadable, e.g. {skipped[0]}: check the dataset")
+
+
+def collate_readable(samples: list) -> Batch:
+    """Stack the readable images of ``[(image | None, skipped), ...]``; keep the skipped names."""
+    images = [image for image, _ in samples if image is not None]
+    skipped = [name for _, names in samples for name in names]
+    stacked = torch.stack(images) if images else torch.empty(0, dtype=torch.uint8)
+    return Batch(stacked, skipped)
