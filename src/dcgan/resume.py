@@ -14,10 +14,14 @@ LAST = "last.ckpt"
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path, runs_dir: str | Path = "outputs") -> str | None:
-    """``ckpt_path`` as given, or for ``last`` this run folder's ``checkpoints/last.ckpt`` if there is one,
-    else the newest ``last.ckpt`` under ``runs_dir``."""
+    """``ckpt_path`` as given; for ``last`` this run folder's ``checkpoints/last.ckpt`` if there is one,
+    else the newest ``last.ckpt`` under ``runs_dir``; for ``auto`` this run folder's if there is one,
+    else None (a fresh start: what a requeued cluster job wants)."""
     if ckpt_path is None:
         return None
+    if str(ckpt_path) == "auto":
+        own = Path(output_dir) / "checkpoints" / LAST
+        return str(own) if own.is_file() else None
     if str(ckpt_path) != "last":
         if not Path(ckpt_path).is_file():
             raise ConfigError(f"ckpt_path={ckpt_path} does not exist: give a checkpoint file, or ckpt_path=last")

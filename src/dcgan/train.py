@@ -42,7 +42,12 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     trainer = _instantiate_trainer(cfg, callbacks=callbacks, logger=loggers)
     check_hardware(trainer, cfg.trainer.precision)
     strategy = trainer.strategy
-    if _in_multirun() and isinstance(strategy, DDPStrategy) and strategy._start_method == "popen":
+    if (
+        _in_multirun()
+        and isinstance(strategy, DDPStrategy)
+        and strategy._start_method == "popen"
+        and not strategy.cluster_environment.creates_processes_externally  # SLURM, torchrun start the ranks
+    ):
         # Lightning's popen launcher re-runs sys.argv (with -m) in each child, so every rank would
         # start the whole sweep (Lightning PR #15689); spawned workers stay inside this job.
         log.info("Hydra multirun: starting DDP with trainer.strategy=ddp_spawn")
