@@ -57,12 +57,13 @@ def test_experiment_trains_on_fixtures(compose_cfg, fixture_root, tmp_path, expe
     own = _compose(experiment)
     dataset, logger = own.dataset.name, next(iter(own.logger or {}), "none")
     overrides = [f"experiment={experiment}", f"paths.data_dir={fixture_root}", "trainer.max_steps=2"]
+    overrides.append("dataset.batch_size=4")
     if dataset in CHECKED:
         overrides.append(f"dataset.source.dataset._target_={CHECKED[dataset]}")
     if logger != "wandb":
         overrides.append(f"logger={logger}")  # FAST turns loggers off; keep an experiment's own
     train(compose_cfg(*overrides))
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    assert ckpt["global_step"] == 2
+    assert ckpt["global_step"] == own.model.d_steps_per_g + 1  # one iteration reaches max_steps=2
     if logger == "tensorboard":
         assert list((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*"))

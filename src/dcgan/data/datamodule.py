@@ -66,7 +66,9 @@ class ImageDataModule(LightningDataModule):
         if self.dataset is None and not (self.download and self.source.downloadable):
             reason = "dataset.download=false" if self.source.downloadable else ""
             raise ConfigError(self.source.missing(root, reason=reason))
+        self.shape = (self.channels, self.image_size, self.image_size)
         self.train_set: Dataset | None = None
+        self.cached_images: torch.Tensor | None = None
         self.skipped: set[str] = set()
 
     def _find(self) -> Dataset | None:
@@ -75,9 +77,11 @@ class ImageDataModule(LightningDataModule):
             raise ConfigError(f"{self.source.title} at {self.root} has {len(dataset)} image(s): a GAN needs 2 or more")
         return dataset
 
-    def _cache_file(self):
+    def _load_or_build_cache(self) -> torch.Tensor:
         key = f"{self.source.key(self.root)}:{len(self.dataset)}"
-        return cache_file(self.cache_dir, self.name, key, self.channels, self.image_size), key
+        path = cache_file(self.cache_dir, self.name, key, self.channels, self.image_size)
+        images = load_cache(path, key, self.shape)
+        return images if images is not None else build_cache(self.dataset, path, key, self.shape, self.num_workers)
 
     def prepare_data(self) -> None:
         # One process per node: the place to download and to build the cache.
@@ -87,10 +91,7 @@ class ImageDataModule(LightningDataModule):
             if self.dataset is None:
                 raise ConfigError(self.source.missing(self.root, reason="not there after the download"))
         if self.cache:
-            path, key = self._cache_file()
-            shape = (self.channels, self.image_size, self.image_size)
-            if load_cache(path, key, shape) is None:
-                build_cache(self.dataset, path, key, shape, self.num_workers)
+            self.cached_images = self._load_or_build_cache()
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -98,15 +99,13 @@ class ImageDataModule(LightningDataModule):
         if self.dataset is None:  # another node's process downloaded it
             self.dataset = self._find()
         if self.dataset is None:
-            raise ConfigError(self.source.missing(self.root, reason="dataset.download=true but nothing downloaded"))
+            raise ConfigError(self.source.missing(self.root, reason="not there after prepare_data()"))
         if not self.cache:
             self.train_set = SkipUnreadable(self.dataset)
             return
-        path, key = self._cache_file()
-        images = load_cache(path, key, (self.channels, self.image_size, self.image_size))
-        if images is None:  # setup() without prepare_data(), as in a plain script
-            self.prepare_data()
-            images = load_cache(path, key, (self.channels, self.image_size, self.image_size))
+        # The other processes of a node load what prepare_data() built in one.
+        images = self.cached_images if self.cached_images is not None else self._load_or_build_cache()
+        self.cached_images = None
         device = self._device()
         if device.type != "cpu" and self.cache_device == "auto":
             images = images.to(device)
