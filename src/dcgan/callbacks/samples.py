@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from torchvision.utils import make_grid, save_image
 
 from dcgan.errors import ConfigError
-
-
-def log_image(logger: Logger, key: str, grid: torch.Tensor, step: int) -> None:
-    """Send a (3, H, W) image in [0, 1] to a logger that takes images (W&B, TensorBoard)."""
-    if isinstance(logger, WandbLogger):
-        logger.log_image(key=key, images=[grid], step=step)
-    elif isinstance(logger, TensorBoardLogger):
-        logger.experiment.add_image(key, grid, global_step=step)
+from dcgan.loggers import log_image
 
 
 class SampleGrid(Callback):
