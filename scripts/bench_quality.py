@@ -1,0 +1,168 @@
+"""Sample quality for a fixed CPU budget on Fashion-MNIST: the default DCGAN next to an improved experiment.
+
+    python scripts/bench_quality.py --data-dir ../shared/data          # default vs experiment=fashion_mnist_best
+    python scripts/bench_quality.py --data-dir ../shared/data default "generator=upsample optimizer_d.lr=1e-4"
+    python scripts/bench_quality.py --data-dir ../shared/data --steps 20 --num-samples 500   # a smoke run
+
+Each run is one argument of space-separated train.py overrides (`default`: none), trained by
+dcgan.train.train on the CPU for --steps global steps, then scored by dcgan.metrics.evaluate: the domain
+FD of --num-samples generated images against as many images of the Fashion-MNIST test split. The floor
+is the FD of real training images against the same test images. The domain classifier is trained first
+when --cache-dir lacks it. The markdown table goes to stdout and to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import DictConfig, open_dict
+
+from dcgan.errors import DCGANError
+from dcgan.metrics import build_feature_net, frechet_distance, load_classifier, load_datamodule, real_features
+from dcgan.metrics.evaluate import evaluate
+from dcgan.metrics.real import with_split
+from dcgan.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RUNS = ["default", "experiment=fashion_mnist_best"]
+# CPU, no external logger or live bar, a step budget instead of epochs
+TRAIN = [
+    "trainer=cpu", "trainer.max_epochs=-1", "++trainer.enable_progress_bar=false", "++callbacks.progress_bar=null",
+    "logger=csv",
+]  # fmt: skip
+
+
+def compose_config(name: str, overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(name, overrides=overrides)
+
+
+def run_overrides(run: str) -> list[str]:
+    return [] if run == "default" else shlex.split(run)
+
+
+def train_config(run: str, args, out: Path) -> DictConfig:
+    overrides = [*run_overrides(run), *TRAIN, f"trainer.max_steps={args.steps}", f"paths.data_dir={args.data_dir}"]
+    try:
+        cfg = compose_config("train", overrides)
+    except (HydraException, ValueError) as error:  # e.g. an experiment config that does not exist (yet)
+        raise SystemExit(f"error: run {run!r}: {str(error).splitlines()[0]}") from None
+    if cfg.dataset.name != "fashion_mnist":
+        raise SystemExit(f"error: run {run!r} trains on {cfg.dataset.name}: this benchmark is for Fashion-MNIST")
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+    return cfg
+
+
+def evaluate_config(args, *overrides: str) -> DictConfig:
+    settings = [
+        "metrics=fid", "metrics.feature=domain", "metrics.split=test", f"metrics.num_samples={args.num_samples}",
+        f"metrics.cache_dir={args.cache_dir}", f"paths.data_dir={args.data_dir}",
+    ]  # fmt: skip
+    return compose_config("evaluate", [*settings, *overrides])
+
+
+def floor(args, dataset_cfg: DictConfig) -> float:
+    """FD of real training images against the test split, with the same counts and features as the runs."""
+    settings = evaluate_config(args).metrics
+    net = build_feature_net(settings, channels=1)
+    features = [
+        real_features(load_datamodule(with_split(dataset_cfg, split)), split, net, args.num_samples, args.cache_dir)
+        for split in ("train", "test")
+    ]
+    return frechet_distance(features[1], features[0])
+
+
+def ensure_classifier(args) -> dict:
+    classifier = Path(args.cache_dir) / "domain_classifier.pt"
+    if not classifier.is_file():
+        command = [sys.executable, str(ROOT / "scripts" / "train_classifier.py"), "--data-dir", args.data_dir]
+        subprocess.run([*command, "--out", str(classifier)], check=True)
+    return load_classifier(classifier)[1]
+
+
+def table(rows: list[tuple[str, str, str, str]], floor_fd: float, num: int) -> str:
+    lines = [
+        f"| run | steps (iterations) | training time | domain FD ({num} generated vs {num} test images) |",
+        "|---|---:|---:|---:|",
+        *(f"| {run} | {steps} | {seconds} | {fd} |" for run, steps, seconds, fd in rows),
+        f"| floor: {num} real training images | - | - | {floor_fd:.3f} |",
+    ]
+    return "\n".join(lines)
+
+
+def report(body: str, record: dict) -> str:
+    accuracy = ", ".join(f"{name} {100 * acc:.2f}%" for name, acc in record["test_accuracy"].items())
+    command = " ".join(["python scripts/bench_quality.py", *(shlex.quote(a) for a in sys.argv[1:])])
+    load = os.getloadavg()[2]  # others' processes on the machine slow the runs down
+    machine = f"{torch.get_num_threads()} CPU threads, {platform.machine()}, 15-min load average {load:.1f} at the end"
+    machine += f", torch {torch.__version__}"
+    return f"""# Sample quality on Fashion-MNIST for a CPU budget
+
+Measured {date.today()} ({machine}):
+
+    {command}
+
+{body}
+
+- **Domain FD**: the Frechet distance between the domain classifier's penultimate-layer features
+  (`scripts/train_classifier.py`, test accuracy {accuracy}) of the generated images and of the
+  Fashion-MNIST test split, at 32x32. Lower is better; it depends on the sample count, so compare
+  numbers measured with the same count only.
+- **Floor**: the FD of real training images against the same test images, what a generator that
+  reproduces the training distribution would score.
+- **Steps**: global steps (D and G optimizer steps: 2 per iteration with one D step per G step);
+  training time includes the sample grids and checkpoints of the default callbacks.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="*", default=DEFAULT_RUNS, help="train.py overrides per run ('default': none)")
+    parser.add_argument("--data-dir", default="data", help="paths.data_dir with FashionMNIST/raw/")
+    parser.add_argument("--cache-dir", default=None, help="classifier + real features (default <data-dir>/metrics)")
+    parser.add_argument("--steps", type=int, default=400, help="global steps per run")
+    parser.add_argument("--num-samples", type=int, default=10000, help="generated (and real) images per FD")
+    parser.add_argument("--runs-dir", default="outputs/bench_quality", help="where the runs' folders go")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "quality.md"), help="the markdown report")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args.cache_dir = args.cache_dir or str(Path(args.data_dir) / "metrics")
+    try:
+        configs = {run: train_config(run, args, Path(args.runs_dir) / f"run{i}") for i, run in enumerate(args.runs)}
+        record = ensure_classifier(args)
+        floor_fd, rows = floor(args, next(iter(configs.values())).dataset), []
+        for run, cfg in configs.items():
+            start = time.perf_counter()
+            train(cfg)
+            seconds = time.perf_counter() - start
+            out = Path(cfg.paths.output_dir)
+            checkpoint, output = out / "checkpoints" / "last.ckpt", out / "scores.json"
+            result = evaluate(evaluate_config(args, f"ckpt_path={checkpoint}", f"output={output}"))
+            steps = f"{args.steps} ({args.steps // (cfg.model.d_steps_per_g + 1)})"
+            rows.append((f"`{run}`", steps, f"{seconds / 60:.1f} min", f"{result['scores']['fid']:.3f}"))
+    except DCGANError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    body = table(rows, floor_fd, args.num_samples)
+    print(body)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(report(body, record))
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

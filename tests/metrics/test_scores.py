@@ -1,0 +1,57 @@
+"""The score functions on features: FD, KID and IS values a user can check by hand."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dcgan.errors import ConfigError
+from dcgan.metrics import compute_scores, frechet_distance, inception_score, kernel_distance
+
+
+def _features(n: int = 2000, dim: int = 8, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, dim, generator=torch.Generator().manual_seed(seed))
+
+
+def test_frechet_distance_of_a_set_with_itself_is_zero():
+    features = _features()
+    assert abs(frechet_distance(features, features)) < 1e-3
+
+
+def test_frechet_distance_of_shifted_sets_is_the_squared_shift():
+    features = _features()
+    # same covariance: FD = ||mean shift||^2 = dim * shift^2
+    assert frechet_distance(features, features + 1.0) == pytest.approx(8.0, rel=1e-3)
+    assert frechet_distance(features, features + 2.0) == pytest.approx(32.0, rel=1e-3)
+
+
+def test_frechet_distance_sees_a_change_of_spread():
+    features = _features()
+    assert frechet_distance(features, 2 * features) == pytest.approx(8.0, rel=0.1)  # dim * (2 - 1)^2
+
+
+def test_kernel_distance_near_zero_for_one_distribution_positive_for_two():
+    real, same, shifted = _features(seed=0), _features(seed=1), _features(seed=2) + 1.0
+    mean_same, _ = kernel_distance(real, same, subsets=10, subset_size=500)
+    mean_shifted, std = kernel_distance(real, shifted, subsets=10, subset_size=500)
+    assert abs(mean_same) < 0.05 < mean_shifted
+    assert std >= 0
+
+
+def test_inception_score_counts_confident_evenly_spread_classes():
+    classes = torch.arange(400) % 4
+    logits = torch.nn.functional.one_hot(classes, 10).float() * 50  # certain of each image, 4 classes equally
+    mean, _ = inception_score(logits, splits=2)
+    assert mean == pytest.approx(4.0, rel=0.02)  # each random split holds the 4 classes about equally
+    mean_one_class, _ = inception_score(torch.zeros(400, 10).index_fill_(1, torch.tensor([3]), 50.0), splits=2)
+    assert mean_one_class == pytest.approx(1.0, rel=1e-3)
+
+
+def test_compute_scores_names_and_unknown_score():
+    real, fake = _features(200, seed=0), _features(200, seed=1)
+    settings = {"kid": {"subsets": 3, "subset_size": 1000}, "is": {"splits": 2}}
+    scores = compute_scores(["fid", "kid", "is"], real, fake, fake, settings)
+    assert set(scores) == {"fid", "kid_mean", "kid_std", "is_mean", "is_std"}
+    assert all(torch.isfinite(torch.tensor(v)) for v in scores.values())
+    with pytest.raises(ConfigError, match="fid, kid, is"):
+        compute_scores(["fjd"], real, fake, fake, settings)
