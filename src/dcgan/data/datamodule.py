@@ -7,7 +7,8 @@ import math
 
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
+from torchdata.stateful_dataloader import StatefulDataLoader
 
 from dcgan.data.cache import CachedImages, as_batch, build_cache, cache_file, load_cache
 from dcgan.data.sources import Source
@@ -127,13 +128,15 @@ class ImageDataModule(LightningDataModule):
             raise ConfigError(f"{len(self.train_set)} images are too few for {world_size} processes: use fewer devices")
         return min(self.batch_size, per_process)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> StatefulDataLoader:
         if self.train_set is None:
             self.setup("fit")
         cached = isinstance(self.train_set, CachedImages)
         on_host = not cached or self.train_set.images.device.type == "cpu"
         workers = 0 if cached else self.num_workers
-        return DataLoader(
+        # Stateful: a checkpoint records the sampler's position, so a mid-epoch resume continues the
+        # same data order (Lightning saves and restores the state).
+        return StatefulDataLoader(
             self.train_set,
             batch_size=self._batch_size(),
             shuffle=True,
