@@ -1,4 +1,4 @@
-"""The rich progress bar with the live losses and D outputs under short names."""
+"""The rich progress bar with the live losses under short names."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from dcgan.callbacks.summary import SHOWN
 
 
 class ProgressBar(RichProgressBar):
-    """RichProgressBar showing ``loss_d loss_g D(x) D(G(z))`` of the last batch (no ``v_num``)."""
+    """RichProgressBar showing the module's progress-bar metrics (``loss_d``, ``loss_g``) under short
+    names, without ``v_num``. It reads nothing else, so ``model.prog_bar=false`` still means no host sync
+    per step for the bar."""
 
-    def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, str]:
-        metrics = trainer.callback_metrics
-        return {name: f"{float(metrics[key]):.3f}" for key, name in SHOWN.items() if key in metrics}
+    def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return {SHOWN.get(key, key): value for key, value in metrics.items()}
