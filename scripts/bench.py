@@ -162,7 +162,7 @@ def main() -> None:
     print(f"median of {args.repeats} windows of {args.iters} iterations after {args.warmup} warm-up\n")
     print("| setting | batch | project img/s | plain loop img/s | ratio |\n|---|---|---|---|---|")
     if args.gpu:
-        fast = ["trainer=gpu", "perf=fast", "dataset=celeba", "dataset.cache=true", "dataset.cache_device=gpu"]
+        fast = ["trainer=gpu", "perf=fast", "dataset=celeba", "dataset.cache=true", "dataset.cache_device=auto"]
         slow = ["trainer=gpu", "dataset=celeba", "dataset.num_workers=8"]
         ratio = compare("CelebA-64 bf16, fast path vs JPEG loop", compose_cfg([*data, *fast, *args.overrides], out),
                         compose_cfg([*data, *slow, *args.overrides], out), args)  # fmt: skip
