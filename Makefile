@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: help install train test test-slow test-full lint format clean
+.PHONY: help install train test test-slow test-full bench bench-quality lint format clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,12 @@ test-slow: $(STAMP)  ## run only the slow tests
 
 test-full: $(STAMP)  ## run every test, slow ones included
 	$(BIN)/pytest -q $(ARGS)
+
+bench: $(STAMP)  ## images/s of the training step vs a plain PyTorch loop (ratio line; --gpu on a GPU)
+	$(BIN)/python scripts/bench.py $(ARGS)
+
+bench-quality: $(STAMP)  ## domain FD of the default and the best Fashion-MNIST setting vs the real-data floor
+	$(BIN)/python scripts/bench_quality.py $(ARGS)
 
 lint: $(STAMP)  ## ruff check + format check
 	$(BIN)/ruff check .
