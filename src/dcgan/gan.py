@@ -99,6 +99,8 @@ class DCGAN(LightningModule):
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
         opt_g, opt_d = self.optimizers()
+        if self.on_nonfinite == "skip":  # BatchNorm buffers to put back if a step is dropped
+            self._buffers_before = {id(net): [b.clone() for b in net.buffers()] for net in self.ddp_net_modules()}
         for step in range(self.d_steps_per_g):
             if step < self.d_steps_per_g - 1:
                 with torch.no_grad():
@@ -140,7 +142,7 @@ class DCGAN(LightningModule):
         loss_fake = self.loss.d_fake(fake_out)
         self.manual_backward(loss_fake)
         loss_d = loss_real + loss_fake + (penalty if penalty is not None else 0)
-        self._step(opt_d, loss_d)
+        self._step(opt_d, loss_d, self.discriminator)
         stats.update(
             {
                 "train/loss_d": loss_d,
@@ -156,14 +158,21 @@ class DCGAN(LightningModule):
             out = self.discriminator(self.augment(fake))
             loss_g = self.loss.g_loss(out)
             self.manual_backward(loss_g)
-            self._step(opt_g, loss_g)
+            self._step(opt_g, loss_g, self.generator)
         return {"train/loss_g": loss_g.detach(), "train/d_fake_after": self.loss.score(out.detach()).mean()}
 
-    def _step(self, optimizer, loss: torch.Tensor) -> None:
-        # on_nonfinite=skip pays one host sync per step to drop the update of a non-finite loss;
-        # "stop" leaves the check to DivergenceGuard and the checkpoint callback (no per-step sync).
+    def ddp_net_modules(self) -> list[nn.Module]:
+        return [getattr(self, name) for name in self.ddp_net_names]
+
+    def _step(self, optimizer, loss: torch.Tensor, net: nn.Module) -> None:
+        # on_nonfinite=skip pays one host sync per step to drop the update of a non-finite loss (and the
+        # BatchNorm statistics its forward passes gathered); "stop" leaves the check to DivergenceGuard
+        # and the checkpoint callback (no per-step sync).
         if self.on_nonfinite == "skip" and not bool(torch.isfinite(loss.detach())):
             self.skipped_steps += 1
+            with torch.no_grad():
+                for buffer, saved in zip(net.buffers(), self._buffers_before[id(net)], strict=True):
+                    buffer.copy_(saved)
         else:
             optimizer.step()
         optimizer.zero_grad(set_to_none=True)

@@ -12,7 +12,8 @@ from dcgan.errors import ConfigError, DivergenceError
 class DivergenceGuard(Callback):
     """Every ``check_every_n_steps`` global steps (one host sync each), reads the logged losses:
 
-    - a non-finite ``train/loss_d`` or ``train/loss_g`` stops training;
+    - a non-finite ``train/loss_d`` or ``train/loss_g`` stops training (unless ``model.on_nonfinite=skip``
+      dropped that update; non-finite weights still stop it, at the next checkpoint);
     - a collapsed discriminator (mean D(x) > 1 - ``collapse_threshold`` and mean D(G(z)) <
       ``collapse_threshold``, the generator's gradient vanishing) for ``collapse_patience`` global steps
       in a row stops training (losses whose D scores are probabilities only, e.g. the default
@@ -38,7 +39,7 @@ class DivergenceGuard(Callback):
         self._last_check = step
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
         bad = [k for k in ("train/loss_d", "train/loss_g") if k in metrics and not math.isfinite(metrics[k])]
-        if bad:
+        if bad and getattr(pl_module, "on_nonfinite", "stop") != "skip":  # skip: that update was dropped
             self._stop(trainer, f"non-finite {', '.join(k.split('/')[1] for k in bad)} at step {step}")
         probabilities = getattr(getattr(pl_module, "loss", None), "probabilities", False)
         if self.collapse_threshold and probabilities and {"train/d_real", "train/d_fake"} <= metrics.keys():
