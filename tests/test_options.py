@@ -129,3 +129,20 @@ def test_spectral_norm_bounds_every_d_layer():
     assert layers and all(hasattr(m, "parametrizations") for m in layers)
     top = float(torch.linalg.matrix_norm(layers[0].weight.detach().flatten(1), ord=2))
     assert top == pytest.approx(1.0, abs=0.05)
+
+
+def test_generate_and_evaluate_load_the_ema_generator(compose_cfg, tmp_path):
+    from dcgan.checkpoint_io import load_generator
+
+    train(compose_cfg("ema=on", "model.ema_start_step=0", "trainer.max_steps=6"))
+    path = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    key = next(k for k in state if k.startswith("generator.") and k.endswith("weight"))
+    ema_key = "generator_ema.module." + key[len("generator.") :]
+    assert not torch.equal(state[key], state[ema_key])
+    ema_g, _, _ = load_generator(path)
+    raw_g, _, _ = load_generator(path, use_ema=False)
+    assert torch.equal(ema_g.state_dict()[key[len("generator.") :]], state[ema_key])
+    assert torch.equal(raw_g.state_dict()[key[len("generator.") :]], state[key])
+    exported = torch.load(tmp_path / "run" / "generator.pt", map_location="cpu", weights_only=True)["state_dict"]
+    assert torch.equal(exported[key], state[ema_key])

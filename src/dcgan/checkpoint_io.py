@@ -89,9 +89,18 @@ def build_net(checkpoint: dict, config: DictConfig, name: str, path: str | Path 
     return net.eval()
 
 
-def load_generator(path: str | Path, weights_only: bool = True) -> tuple[nn.Module, DictConfig, dict]:
+EMA_PREFIX = "generator_ema.module."  # where DCGAN keeps the EMA copy of G (model.ema_decay > 0)
+
+
+def load_generator(
+    path: str | Path, weights_only: bool = True, use_ema: bool = True
+) -> tuple[nn.Module, DictConfig, dict]:
     """(generator in eval mode on CPU, run config, raw checkpoint) from a training checkpoint or a
-    ``generator.pt`` export; no training overrides needed."""
+    ``generator.pt`` export; no training overrides needed. With ``use_ema`` the EMA copy of G, where the
+    run kept one (``ema=on``)."""
     checkpoint = read_checkpoint(path, weights_only)
     config = run_config(checkpoint, path)
-    return build_net(checkpoint, config, "generator", path), config, checkpoint
+    state = checkpoint["state_dict"]
+    ema = {f"generator.{k[len(EMA_PREFIX) :]}": v for k, v in state.items() if k.startswith(EMA_PREFIX)}
+    source = {"state_dict": ema} if use_ema and ema else checkpoint
+    return build_net(source, config, "generator", path), config, checkpoint

@@ -13,7 +13,8 @@ from lightning.pytorch.loggers import WandbLogger
 def generator_state(pl_module: LightningModule, global_step: int) -> dict:
     """What ``generator.pt`` holds: the generator's weights and the fixed noise under their checkpoint
     names, and the run config; ``dcgan.checkpoint_io`` loads it like a training checkpoint."""
-    state = {f"generator.{k}": v.detach().cpu() for k, v in pl_module.generator.state_dict().items()}
+    net = getattr(pl_module, "sampling_generator", pl_module.generator)  # the EMA copy when the run keeps one
+    state = {f"generator.{k}": v.detach().cpu() for k, v in net.state_dict().items()}
     state["fixed_noise"] = pl_module.fixed_noise.detach().cpu()
     return {"state_dict": state, "hyper_parameters": dict(pl_module.hparams), "global_step": global_step}
 

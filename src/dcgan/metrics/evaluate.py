@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from dcgan.checkpoint_io import build_net, load_generator
+from dcgan.checkpoint_io import EMA_PREFIX, load_generator
 from dcgan.errors import ConfigError
 from dcgan.generate import latents, render
 from dcgan.metrics.features import build_feature_net, extract
@@ -18,8 +18,6 @@ from dcgan.metrics.real import load_datamodule, real_features, with_split
 from dcgan.metrics.scores import SCORES, compute_scores
 
 log = logging.getLogger(__name__)
-
-EMA_PREFIX = "generator_ema.module."  # where DCGAN keeps the EMA copy of G (model.ema_decay > 0)
 
 
 def _device(name: str) -> torch.device:
@@ -40,12 +38,10 @@ def _dataset_config(cfg: DictConfig, run_cfg: DictConfig) -> DictConfig:
 
 def _generator(cfg: DictConfig):
     """(G, run config, checkpoint, which weights): the EMA copy of G where the run kept one and ``cfg.use_ema``."""
-    generator, run_cfg, checkpoint = load_generator(cfg.ckpt_path, cfg.get("weights_only", True))
-    state = checkpoint["state_dict"]
-    ema = {f"generator.{k[len(EMA_PREFIX) :]}": v for k, v in state.items() if k.startswith(EMA_PREFIX)}
-    if ema and cfg.get("use_ema", True):
-        return build_net({"state_dict": ema}, run_cfg, "generator", cfg.ckpt_path), run_cfg, checkpoint, "ema"
-    return generator, run_cfg, checkpoint, "raw"
+    use_ema = cfg.get("use_ema", True)
+    generator, run_cfg, checkpoint = load_generator(cfg.ckpt_path, cfg.get("weights_only", True), use_ema)
+    has_ema = any(k.startswith(EMA_PREFIX) for k in checkpoint["state_dict"])
+    return generator, run_cfg, checkpoint, "ema" if use_ema and has_ema else "raw"
 
 
 def default_output(ckpt_path: str | Path) -> Path:
