@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: help install train test test-slow test-full bench bench-quality lint format clean
+.PHONY: help install train test test-slow test-full bench bench-quality evaluate lint format clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ bench: $(STAMP)  ## images/s of the training step vs a plain PyTorch loop (ratio
 
 bench-quality: $(STAMP)  ## domain FD of the default and the best Fashion-MNIST setting vs the real-data floor
 	$(BIN)/python scripts/bench_quality.py $(ARGS)
+
+evaluate: $(STAMP)  ## scores of a checkpoint: make evaluate ARGS="ckpt_path=... metrics=[fid,kid,is]"
+	$(BIN)/python evaluate.py $(ARGS)
 
 lint: $(STAMP)  ## ruff check + format check
 	$(BIN)/ruff check .
