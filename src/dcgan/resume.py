@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
-import torch
 from torch import nn
 
+from dcgan.checkpoint_io import read_checkpoint
 from dcgan.errors import ConfigError
 
 LAST = "last.ckpt"
@@ -38,18 +37,9 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path, runs_dir: s
     return str(found[-1])
 
 
-def load_checkpoint(path: str | Path) -> dict:
-    """``torch.load`` with ``weights_only=True``: a checkpoint file cannot run code when loaded."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"cannot load checkpoint {path}: {first}") from None
-
-
 def check_compatible(path: str | Path, model: nn.Module) -> dict:
     """Raise a ConfigError naming the first mismatches if the checkpoint's weights don't fit ``model``."""
-    checkpoint = load_checkpoint(path)
+    checkpoint = read_checkpoint(path)
     if "state_dict" not in checkpoint:
         raise ConfigError(f"{path} is not a training checkpoint of this kit (no state_dict)")
     theirs, ours = checkpoint["state_dict"], model.state_dict()
