@@ -32,7 +32,7 @@ def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=weights_only)
     except pickle.UnpicklingError as error:
-        if weights_only and "Weights only load failed" in str(error):
+        if weights_only and "unsupported global" in str(error).lower():
             raise ConfigError(
                 f"ckpt_path={path} holds Python objects that a weights-only load refuses; "
                 "if you trust the file, pass weights_only=false"

@@ -15,6 +15,7 @@ from torch import nn
 from torchvision.utils import make_grid
 
 from dcgan.checkpoint_io import load_generator
+from dcgan.device import resolve_device
 from dcgan.errors import ConfigError
 from dcgan.interpolate import interpolation_latents, ping_pong
 
@@ -97,14 +98,6 @@ def write_images(images: torch.Tensor, outputs: list[str], fmt: str = "auto", nr
     return written
 
 
-def _device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={name}: no CUDA GPU here, use device=cpu")
-    return name
-
-
 def _outputs(cfg: DictConfig) -> list[str]:
     output = cfg.get("output") or DEFAULT_OUTPUT[cfg.mode]
     return [str(output)] if isinstance(output, str | Path) else [str(o) for o in output]
@@ -115,7 +108,7 @@ def generate_samples(cfg: DictConfig, generator: nn.Module, *_) -> list[Path]:
         raise ConfigError(f"num_samples={cfg.num_samples} is invalid: use 1 or more")
     start = time.perf_counter()
     z = latents(cfg.num_samples, generator.nz, cfg.seed, cfg.get("truncation"))
-    images = render(generator, z, cfg.batch_size, _device(cfg.device))
+    images = render(generator, z, cfg.batch_size, resolve_device(cfg.device))
     nrow = cfg.get("nrow") or math.ceil(math.sqrt(len(images)))
     written = write_images(images, _outputs(cfg), cfg.format, nrow)
     log.info(f"{len(images)} samples {tuple(images.shape[1:])} in {time.perf_counter() - start:.2f}s")
@@ -126,7 +119,7 @@ def generate_interpolation(cfg: DictConfig, generator: nn.Module, *_) -> list[Pa
     spec = cfg.interpolation
     ends = latents(2 * int(spec.rows), generator.nz, cfg.seed, cfg.get("truncation"))
     z = interpolation_latents(ends[0::2], ends[1::2], spec.steps, spec.method)
-    images = render(generator, z, cfg.batch_size, _device(cfg.device))
+    images = render(generator, z, cfg.batch_size, resolve_device(cfg.device))
     written = write_images(images, _outputs(cfg), cfg.format, nrow=int(spec.steps))
     if spec.get("gif"):
         from dcgan.callbacks.plots import write_gif  # Lightning comes with it: only when needed

@@ -7,10 +7,10 @@ import logging
 import time
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dcgan.checkpoint_io import EMA_PREFIX, load_generator
+from dcgan.device import resolve_device
 from dcgan.errors import ConfigError
 from dcgan.generate import latents, render
 from dcgan.metrics.features import build_feature_net, extract
@@ -18,14 +18,6 @@ from dcgan.metrics.real import load_datamodule, real_features, with_split
 from dcgan.metrics.scores import SCORES, compute_scores
 
 log = logging.getLogger(__name__)
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={name}: no CUDA GPU here, use device=cpu")
-    return torch.device(name)
 
 
 def _dataset_config(cfg: DictConfig, run_cfg: DictConfig) -> DictConfig:
@@ -60,7 +52,7 @@ def evaluate(cfg: DictConfig) -> dict:
         cfg.paths.data_dir = cfg.paths.get("data_dir") or OmegaConf.select(run_cfg, "paths.data_dir") or "data"
     if int(settings.num_samples) < 2:
         raise ConfigError(f"metrics.num_samples={settings.num_samples} is invalid: use 2 or more (10000 is the norm)")
-    device, batch_size = _device(cfg.get("device", "cpu")), int(settings.batch_size)
+    device, batch_size = resolve_device(cfg.get("device", "cpu")), int(settings.batch_size)
     datamodule = load_datamodule(_dataset_config(cfg, run_cfg))
     net = build_feature_net(settings, datamodule.channels, cfg.paths.data_dir)
     split = settings.get("split", "train")
