@@ -255,3 +255,11 @@ def test_deterministic_runs_give_identical_weights(compose_cfg, tmp_path):
     train(compose_cfg("deterministic=true", "trainer.max_steps=6"))
     second = _ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")["state_dict"]
     _assert_same_tensors(first, second)
+
+
+def test_a_rerun_into_the_same_folder_overwrites_last_ckpt(compose_cfg, tmp_path):
+    train(compose_cfg("trainer.max_steps=2"))
+    train(compose_cfg("trainer.max_steps=4"))  # a new run (no ckpt_path) into the same run folder
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.glob("last*")) == ["last.ckpt"]
+    assert _ckpt(checkpoints / "last.ckpt")["global_step"] == 4

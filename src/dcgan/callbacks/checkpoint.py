@@ -16,8 +16,12 @@ class Checkpoint(ModelCheckpoint):
     the periodic checkpoints. Never writes weights that are not finite: training stops instead, naming
     the last good checkpoint."""
 
-    def __init__(self, *args, save_on_exception: bool = True, **kwargs) -> None:
-        super().__init__(*args, save_on_exception=save_on_exception, **kwargs)
+    def __init__(self, *args, save_on_exception: bool = True, enable_version_counter: bool = False, **kwargs) -> None:
+        # No version counter: a rerun into the same folder overwrites last.ckpt instead of writing
+        # last-v1.ckpt beside a stale last.ckpt that ckpt_path=last would then pick.
+        super().__init__(
+            *args, save_on_exception=save_on_exception, enable_version_counter=enable_version_counter, **kwargs
+        )
         self.last_good: str | None = None  # "path (step N)" of the newest checkpoint written
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args, **kwargs) -> None:
