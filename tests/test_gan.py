@@ -74,6 +74,6 @@ def test_bad_d_steps_is_a_clear_error(compose_cfg):
     with pytest.raises(Exception) as info:
         instantiate(compose_cfg("model.d_steps_per_g=0").model)
     assert "d_steps_per_g=0" in str(info.value)
-    from dcgan.errors import find_config_error
+    from dcgan.errors import find_user_error
 
-    assert isinstance(find_config_error(info.value), ConfigError)
+    assert isinstance(find_user_error(info.value), ConfigError)

@@ -34,9 +34,6 @@ def find_user_error(error: BaseException | None) -> DCGANError | None:
     return None
 
 
-find_config_error = find_user_error
-
-
 def exit_on_config_error(main: Callable) -> Callable:
     """Turn a DCGANError anywhere in the chain into ``error: <message>`` on stderr and its exit code."""
 
