@@ -47,6 +47,16 @@ def test_each_option_trains_without_nan(compose_cfg, tmp_path, overrides):
         assert not any("running_mean" in k for k in weights if k.startswith("discriminator."))  # no BatchNorm
 
 
+@pytest.mark.parametrize("overrides", [["experiment=fashion_mnist_best"], ["experiment=best", "dataset=celeba"]])
+def test_the_best_recipe_composes_on_any_dataset(compose_cfg, overrides):
+    # FAST (tests/conftest.py) shrinks the nets; the recipe is what the measurements in docs/ used
+    cfg = compose_cfg(*overrides)
+    assert cfg.dataset.name == ("celeba" if "dataset=celeba" in overrides else "fashion_mnist")
+    assert cfg.generator._target_.endswith("UpsampleGenerator")
+    assert (cfg.model.r1_gamma, cfg.model.ema_decay, cfg.model.ema_start_step) == (0.1, 0.999, 1000)
+    assert cfg.loss._target_.endswith("NonSaturating") and cfg.discriminator._target_.endswith("DCGANDiscriminator")
+
+
 def test_ttur_sets_two_learning_rates(compose_cfg):
     cfg = compose_cfg("ttur=on")
     assert (cfg.optimizer_g.lr, cfg.optimizer_d.lr) == (1e-4, 4e-4)
@@ -75,6 +85,30 @@ def test_ema_differs_from_raw_weights_and_tracks_them():
     ema.update(g, 100)
     lag = [(p - e) for e, p in zip(ema.module.parameters(), g.parameters(), strict=True)]
     assert all(torch.allclose(d, torch.full_like(d, 0.9), atol=1e-2) for d in lag)
+
+
+def test_ema_batchnorm_statistics_fit_the_averaged_weights():
+    # The live G moves far away; the EMA (decay ~1) keeps the old weights. Its BatchNorm statistics must
+    # come from its own activations, so that eval mode reproduces its train-mode (batch statistics) output.
+    torch.manual_seed(0)
+    g = TransposedGenerator(image_size=16, channels=1, nz=4, ngf=4)
+    ema = ExponentialMovingAverage(g, decay=1 - 1e-9, start_step=0)
+    with torch.no_grad():
+        for p in g.parameters():
+            p.mul_(3.0).add_(0.5)
+        for _ in range(20):
+            g.train()(torch.randn(64, 4))  # the live running statistics, of the moved weights
+    z = torch.randn(256, 4)
+    for _ in range(60):
+        ema.update(g, step=10, noise=torch.randn(256, 4))
+    with torch.no_grad():
+        batch_stats = ema.module.train()(z)
+        own_stats = ema.module.eval()(z)
+    assert (own_stats - batch_stats).abs().mean() < 0.05
+    ema.update(g, step=10)  # no latents: the live statistics are copied, and they do not fit
+    with torch.no_grad():
+        copied_stats = ema.module.eval()(z)
+    assert (copied_stats - batch_stats).abs().mean() > 2 * (own_stats - batch_stats).abs().mean()
 
 
 def test_sampling_uses_the_ema_generator(compose_cfg):

@@ -112,7 +112,7 @@ class DCGAN(LightningModule):
             stats = self._discriminator_step(opt_d, real, fake.detach())
         stats.update(self._generator_step(opt_g, fake))
         if self.generator_ema is not None:
-            self.generator_ema.update(self.generator, self.trainer.global_step)
+            self.generator_ema.update(self.generator, self.trainer.global_step, self.noise(real.shape[0]))
         if self.on_nonfinite == "skip":
             stats["train/skipped_steps"] = float(self.skipped_steps)
         losses = {k: stats.pop(k) for k in ("train/loss_d", "train/loss_g")}
