@@ -176,6 +176,8 @@ def main() -> None:
                 f"dataset.image_size={size}",
                 f"dataset.batch_size={batch}",
                 "dataset.channels=3",
+                # one epoch covers warm-up and window: no dataloader restart inside a measurement
+                f"dataset.source.dataset.size={batch * (args.warmup + args.iters + 2)}",
             ]
             cfg = compose_cfg([*grid, *args.overrides], out)
             compare(f"{size}x{size}", cfg, cfg, args)
