@@ -4,14 +4,13 @@
 import hydra
 from omegaconf import DictConfig
 
+from dcgan.cli.evaluate import evaluate
 from dcgan.errors import exit_on_config_error
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 @exit_on_config_error
 def main(cfg: DictConfig) -> None:
-    from dcgan.metrics.evaluate import evaluate
-
     evaluate(cfg)
 
 

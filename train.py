@@ -3,14 +3,13 @@
 import hydra
 from omegaconf import DictConfig
 
+from dcgan.cli.train import train
 from dcgan.errors import exit_on_config_error
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 @exit_on_config_error
 def main(cfg: DictConfig) -> float | None:
-    from dcgan.train import train
-
     metrics = train(cfg)
     # A Hydra sweeper (hparams_search=optuna) minimizes what main returns.
     return metrics.get(cfg.optimized_metric) if cfg.get("optimized_metric") else None

@@ -20,23 +20,18 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from lightning.pytorch import Callback
 from omegaconf import open_dict
 
-from dcgan.train import build_trainer
+from dcgan.cli.train import build_trainer
+from dcgan.config import compose
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 COMMON = ["logger=csv", "~callbacks.progress_bar", "trainer.max_epochs=-1"]
 
 
 def compose_cfg(overrides: list[str], out: Path):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[*COMMON, *overrides])
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out)
-    return cfg
+    return compose("train", [*COMMON, *overrides], output_dir=out)
 
 
 def _sync(device: torch.device) -> None:

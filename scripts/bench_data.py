@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+
+from dcgan.config import compose
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,9 +61,8 @@ def main() -> None:
     overrides += [f"dataset.num_workers={args.workers}", f"dataset.batch_size={args.batch_size}"]
     if args.cache_dir:
         overrides.append(f"dataset.cache_dir={args.cache_dir}")
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        plain_cfg = compose("train", overrides=overrides).dataset
-        cached_cfg = compose("train", overrides=[*overrides, "dataset.cache=true"]).dataset
+    plain_cfg = compose("train", overrides).dataset
+    cached_cfg = compose("train", [*overrides, "dataset.cache=true"]).dataset
 
     torch.manual_seed(0)
     rows = []

@@ -25,15 +25,18 @@ from datetime import date
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
-from omegaconf import DictConfig, open_dict
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 
+from dcgan.cli.evaluate import evaluate
+from dcgan.cli.train import train
+from dcgan.config import compose
 from dcgan.errors import DCGANError
-from dcgan.metrics import build_feature_net, frechet_distance, load_classifier, load_datamodule, real_features
-from dcgan.metrics.evaluate import evaluate
-from dcgan.metrics.real import with_split
-from dcgan.train import train
+from dcgan.metrics.classifier import load_classifier
+from dcgan.metrics.features import build_feature_net
+from dcgan.metrics.real import load_datamodule, real_features, with_split
+from dcgan.metrics.scores import frechet_distance
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUNS = ["default", "experiment=fashion_mnist_best"]
@@ -44,11 +47,6 @@ TRAIN = [
 ]  # fmt: skip
 
 
-def compose_config(name: str, overrides: list[str]) -> DictConfig:
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(name, overrides=overrides)
-
-
 def run_overrides(run: str) -> list[str]:
     return [] if run == "default" else shlex.split(run)
 
@@ -56,13 +54,11 @@ def run_overrides(run: str) -> list[str]:
 def train_config(run: str, args, out: Path) -> DictConfig:
     overrides = [*run_overrides(run), *TRAIN, f"trainer.max_steps={args.steps}", f"paths.data_dir={args.data_dir}"]
     try:
-        cfg = compose_config("train", overrides)
+        cfg = compose("train", overrides, output_dir=out)
     except (HydraException, ValueError) as error:  # e.g. an experiment config that does not exist (yet)
         raise SystemExit(f"error: run {run!r}: {str(error).splitlines()[0]}") from None
     if cfg.dataset.name != "fashion_mnist":
         raise SystemExit(f"error: run {run!r} trains on {cfg.dataset.name}: this benchmark is for Fashion-MNIST")
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out)
     return cfg
 
 
@@ -71,17 +67,20 @@ def evaluate_config(args, *overrides: str) -> DictConfig:
         "metrics=fid", "metrics.feature=domain", "metrics.split=test", f"metrics.num_samples={args.num_samples}",
         f"metrics.cache_dir={args.cache_dir}", f"paths.data_dir={args.data_dir}",
     ]  # fmt: skip
-    return compose_config("evaluate", [*settings, *overrides])
+    return compose("evaluate", [*settings, *overrides])
 
 
 def floor(args, dataset_cfg: DictConfig) -> float:
     """FD of real training images against the test split, with the same counts and features as the runs."""
-    settings = evaluate_config(args).metrics
-    net = build_feature_net(settings, channels=1)
+    metrics = evaluate_config(args).metrics
+    net = build_feature_net(instantiate(metrics.features), metrics.feature, channels=1)
     features = [
-        real_features(load_datamodule(with_split(dataset_cfg, split)), split, net, args.num_samples, args.cache_dir)
+        real_features(
+            load_datamodule(with_split(dataset_cfg, split)), split, net, args.num_samples, args.cache_dir,
+            metrics.batch_size,
+        )
         for split in ("train", "test")
-    ]
+    ]  # fmt: skip
     return frechet_distance(features[1], features[0])
 
 

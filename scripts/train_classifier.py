@@ -17,22 +17,20 @@ import sys
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
 
+from dcgan.config import compose
 from dcgan.errors import ConfigError
 from dcgan.metrics.classifier import save_classifier
 from dcgan.metrics.classifier_training import fit_classifier, load_labelled
 from dcgan.metrics.real import load_datamodule, with_split
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 log = logging.getLogger("train_classifier")
 
 
 def labelled_splits(name: str, data_dir: str, limit: int | None):
     """((train images, labels), (test images, labels)) of dataset ``name`` at 32x32; ConfigError if absent."""
     overrides = [f"dataset={name}", f"paths.data_dir={data_dir}", "dataset.download=false", "dataset.image_size=32"]
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        dataset_cfg = compose("train", overrides=[*overrides, "dataset.num_workers=0"]).dataset
+    dataset_cfg = compose("train", [*overrides, "dataset.num_workers=0"]).dataset
     if dataset_cfg.channels != 1:
         raise ConfigError(f"{name} is not a gray dataset")
     train = load_labelled(load_datamodule(dataset_cfg).dataset)

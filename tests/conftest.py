@@ -1,17 +1,17 @@
+"""Shared fixtures: tiny datasets in their real formats, composed configs, a trained run, metric networks."""
+
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, open_dict
+import torch
+from omegaconf import DictConfig
 
-from tests.fixtures import make_mnist_like
-
-ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "conf"
+from dcgan.cli.train import train
+from dcgan.config import compose
+from tests.fixtures import make_array, make_celeba, make_cifar10, make_image_folder, make_mnist_like, make_svhn
+from tests.helpers import load_script
 
 # Tiny nets, tiny batches, CPU, no external logger: every end-to-end test starts from these.
 FAST = [
@@ -25,6 +25,8 @@ FAST = [
     "callbacks.samples.every_n_steps=4",
     "~callbacks.progress_bar",
 ]
+# Tiny sample counts: the scores only need to be computable, not meaningful.
+SMALL = ["metrics.num_samples=48", "metrics.batch_size=16"]
 
 
 @pytest.fixture(autouse=True)
@@ -43,23 +45,80 @@ def data_dir(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def fixture_root(tmp_path_factory) -> Path:
+    """One folder with every dataset in its real on-disk format, tiny (read-only by convention)."""
+    root = tmp_path_factory.mktemp("datasets")
+    make_mnist_like(root, "FashionMNIST")
+    make_mnist_like(root, "MNIST", seed=1)
+    make_cifar10(root)
+    make_svhn(root)
+    make_celeba(root)
+    make_image_folder(root / "images")
+    make_image_folder(root / "pokemon", size=(96, 96), seed=3)
+    make_array(root / "images.npy")
+    make_array(root / "faces.npy", size=64, seed=4)
+    return root
+
+
 @pytest.fixture
 def compose_cfg(tmp_path, data_dir):
-    """compose_cfg(*overrides) -> the training config as train.py would see it, writing into tmp_path."""
+    """compose_cfg(*overrides) -> the training config as train.py would see it, writing into tmp_path/run."""
+    return lambda *overrides: compose(
+        "train", [*FAST, f"paths.data_dir={data_dir}", *overrides], output_dir=tmp_path / "run"
+    )
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, data_dir) -> Path:
+    """A finished 4-step run of tiny nets (generator.ngf=8: not the default, so loading must use the
+    config stored in the checkpoint)."""
+    out = tmp_path_factory.mktemp("trained")
+    train(compose("train", [*FAST, f"paths.data_dir={data_dir}", "trainer.max_steps=4"], output_dir=out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(data_dir, tmp_path_factory) -> Path:
+    """last.ckpt of a 4-step run on the tiny Fashion-MNIST fixture (32x32 gray), shared by the tests that read it."""
+    run = tmp_path_factory.mktemp("tiny_run")
+    train(compose("train", [*FAST, f"paths.data_dir={data_dir}", "trainer.max_steps=4"], output_dir=run))
+    return run / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="session")
+def classifier_file(data_dir, tmp_path_factory) -> Path:
+    """A domain classifier trained by scripts/train_classifier.py on the tiny Fashion-MNIST + MNIST fixture."""
+    out = tmp_path_factory.mktemp("classifier") / "domain_classifier.pt"
+    argv = ["--data-dir", str(data_dir), "--out", str(out), "--epochs", "1"]
+    assert load_script("train_classifier").main(argv) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def inception_file(tmp_path_factory) -> Path:
+    """A randomly initialised torch-fidelity Inception-v3 state dict: the plumbing of a local weights file."""
+    from torch_fidelity import feature_extractor_inceptionv3 as fidelity
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(fidelity, "load_state_dict_from_url", lambda *args, **kwargs: {})
+    patch.setattr(fidelity.FeatureExtractorInceptionV3, "load_state_dict", lambda self, *args, **kwargs: None)
+    try:
+        net = fidelity.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    finally:
+        patch.undo()
+    path = tmp_path_factory.mktemp("inception") / "inception-random.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.fixture
+def evaluate_cfg(tmp_path, data_dir, classifier_file):
+    """evaluate_cfg(*overrides) -> conf/evaluate.yaml composed with the test classifier and a fresh cache."""
 
     def _compose(*overrides: str) -> DictConfig:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose("train", overrides=[*FAST, f"paths.data_dir={data_dir}", *overrides])
-        with open_dict(cfg):
-            cfg.paths.output_dir = str(tmp_path / "run")
-        return cfg
+        base = [f"paths.data_dir={data_dir}", f"metrics.classifier={classifier_file}",
+                f"metrics.cache_dir={tmp_path / 'cache'}", "dataset.num_workers=0", *SMALL]  # fmt: skip
+        return compose("evaluate", [*base, *overrides])
 
-    yield _compose
-    GlobalHydra.instance().clear()
-
-
-def subprocess_env() -> dict[str, str]:
-    """Environment for `python train.py` subprocesses: tests importable, offline, quiet."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), WANDB_MODE="offline", WANDB_SILENT="true", MPLBACKEND="Agg")
-    return env
+    return _compose

@@ -1,12 +1,30 @@
-"""Callbacks used by tests, including in `python train.py` subprocesses (PYTHONPATH=repo root)."""
+"""Test helpers: callbacks (also used in `python train.py` subprocesses, PYTHONPATH=repo root), dataset
+overrides for the fixtures, the batch the model sees, log capture, the scripts as modules."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import logging
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import torch
+from hydra.utils import instantiate
 from lightning.pytorch import Callback
+from omegaconf import OmegaConf
+from PIL import Image
+
+from dcgan.cli.generate import generate
+from dcgan.config import CONF, compose
+from dcgan.errors import ConfigError, find_user_error
+from tests.unchecked import CHECKED
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ["fashion_mnist", "mnist", "svhn", "cifar10", "celeba", "image_folder", "array", "fake"]
 
 
 def param_snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -74,3 +92,154 @@ class CorruptBatch(Callback):
         if self.seen == self.batch_number:
             (batch[0] if isinstance(batch, (list, tuple)) else batch).fill_(float("nan"))
         self.seen += 1
+
+
+def dataset_overrides(name: str, root: Path) -> list[str]:
+    """dataset=<name> reading the fixtures under ``root`` (md5 checks skipped by test-only classes)."""
+    overrides = [f"dataset={name}", f"paths.data_dir={root}", "dataset.download=false"]
+    if name in CHECKED:
+        overrides.append(f"dataset.source.dataset._target_={CHECKED[name]}")
+    return overrides
+
+
+def folder(root: Path) -> list[str]:
+    """The overrides of dataset=image_folder reading ``root``."""
+    return ["dataset=image_folder", f"dataset.root={root}"]
+
+
+def model_batch(dm, seed: int | None = None) -> torch.Tensor:
+    """The first training batch as the LightningModule receives it (after the DataModule's batch hooks)."""
+    dm.setup("fit")
+    if seed is not None:
+        torch.manual_seed(seed)
+    batch = next(iter(dm.train_dataloader()))
+    return dm.on_after_batch_transfer(dm.on_before_batch_transfer(batch, 0), 0)
+
+
+def all_images(dm) -> torch.Tensor:
+    """Every uint8 image the DataModule's training set yields, in index order."""
+    dm.setup("fit")
+    return torch.stack([dm.train_set[i][0] if isinstance(dm.train_set[i], tuple) else dm.train_set[i]
+                        for i in range(len(dm.train_set))])  # fmt: skip
+
+
+class LogRecords(logging.Handler):
+    """``with LogRecords("dcgan.data") as logs:`` collects the messages (pytest may run with -p no:logging)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(logging.INFO)
+        self.logger, self.messages = logging.getLogger(name), []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def __enter__(self) -> LogRecords:
+        self.level = self.logger.level
+        self.logger.addHandler(self)
+        self.logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.level)
+
+
+def config_error(build) -> ConfigError:
+    """The ConfigError that ``build()`` raises (Hydra's instantiate wraps it); fails if there is none."""
+    try:
+        build()
+    except Exception as error:
+        while error is not None and not isinstance(error, ConfigError):
+            error = error.__cause__ or error.__context__
+        if error is not None:
+            return error
+        raise
+    raise AssertionError("no ConfigError raised")
+
+
+def load_script(name: str):
+    """scripts/<name>.py as a module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_ckpt(path) -> dict:
+    """A checkpoint file's contents (weights only), on the CPU."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for `python train.py` subprocesses: tests importable, offline, quiet."""
+    return dict(os.environ, PYTHONPATH=str(ROOT), WANDB_MODE="offline", WANDB_SILENT="true", MPLBACKEND="Agg", **extra)
+
+
+def command(script: str, *args) -> list[str]:
+    """``python <repo>/<script> ARGS`` as an argument list."""
+    return [sys.executable, str(ROOT / script), *map(str, args)]
+
+
+def run_script(script: str, *args, cwd, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python <repo>/<script> ARGS`` run in ``cwd`` as a user runs it; output captured as text."""
+    return subprocess.run(
+        command(script, *args), cwd=cwd, env=env or subprocess_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def one_error_line(proc: subprocess.CompletedProcess) -> str:
+    """The single ``error:`` line of a failed command (fails if there are more, or a traceback)."""
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return errors[0]
+
+
+def run_generate(run_dir: Path, *overrides: str, ckpt: str = "checkpoints/last.ckpt") -> list[Path]:
+    """generate(cfg) on a checkpoint of ``run_dir`` with ``overrides``; the paths written."""
+    return generate(compose("generate", [f"ckpt_path={run_dir / ckpt}", *overrides]))
+
+
+def assert_same_tensors(a, b, where=""):
+    """Every tensor (and value) of two nested structures equal, else a failure naming where."""
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            assert_same_tensors(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same_tensors(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def wait_for(path, proc, timeout=120):
+    """Until ``path`` exists; fails if ``proc`` exits first or the time runs out."""
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert time.time() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def image_info(path) -> tuple[tuple[int, int], int]:
+    """(size, frame count) of a picture whose every frame decodes."""
+    with Image.open(path) as image:
+        frames = getattr(image, "n_frames", 1)
+        for i in range(frames):
+            image.seek(i)
+            image.load()
+        return image.size, frames
+
+
+def build(option: str, **values):
+    """The object of one config option file (``"generator/upsample"``, ``"loss/wgan_gp"`` ...) with ``values``
+    over its settings: the defaults stay those of the YAML."""
+    node = OmegaConf.load(CONF / f"{option}.yaml")
+    node.pop("defaults", None)
+    try:
+        return instantiate(node, **values)
+    except Exception as error:  # the ConfigError a user would see, not Hydra's wrapper
+        raise find_user_error(error) or error from None

@@ -6,22 +6,20 @@ from __future__ import annotations
 import csv
 import json
 import struct
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import open_dict
 from PIL import Image
 
+from dcgan.cli.train import train
+from dcgan.config import compose
 from dcgan.loggers import WandbLogger, build_loggers, multirun_group
-from dcgan.train import train
-from tests.conftest import CONF, FAST, ROOT, subprocess_env
+from tests.conftest import FAST
+from tests.helpers import run_script, subprocess_env
 
 SCALARS = ("train/loss_d", "train/loss_g", "train/d_real", "train/d_fake")
 
@@ -127,9 +125,7 @@ def test_wandb_offline_without_login_or_env(compose_cfg, monkeypatch, tmp_path, 
 
 def test_multirun_groups_wandb_runs_by_sweep_folder(compose_cfg, tmp_path):
     cfg = compose_cfg("logger=wandb")
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        hydra_cfg = compose("train", overrides=FAST, return_hydra_config=True)
+    hydra_cfg = compose("train", FAST, hydra_node=True)
     with open_dict(hydra_cfg):
         hydra_cfg.hydra.mode = RunMode.MULTIRUN
         hydra_cfg.hydra.sweep.dir = str(tmp_path / "2026-01-31" / "12-00-00")
@@ -155,14 +151,12 @@ def test_tensorboard_and_csv_get_the_same_scalars(compose_cfg, tmp_path):
     assert [e.step for e in events.Images("real_vs_fake")] == [8]
     with open(tmp_path / "run" / "csv" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["step"]) for r in rows] == [2, 4, 6, 8]
-    assert all(float(r[key]) > 0 for r in rows for key in SCALARS)
-
-
-def _train_py(args, cwd, env):
-    return subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+    losses = [r for r in rows if r["train/loss_d"]]
+    assert [int(r["step"]) for r in losses] == [2, 4, 6, 8]
+    assert all(float(r[key]) > 0 for r in losses for key in SCALARS)
+    # the throughput at every logging step, on the same axis
+    throughput = [(int(r["step"]), float(r["train/samples"])) for r in rows if r["train/samples"]]
+    assert throughput == [(2, 16), (4, 32), (6, 48), (8, 64)]
 
 
 @pytest.mark.slow
@@ -177,7 +171,7 @@ def test_multirun_jobs_get_their_own_grouped_wandb_runs(tmp_path, data_dir, wand
         "trainer.max_steps=2",
         "optimizer_d.lr=1e-4,2e-4",
     ]
-    proc = _train_py([*args, f"hydra.sweep.dir={sweep}"], tmp_path, env)
+    proc = run_script("train.py", *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = [next((sweep / job / "wandb").glob("offline-run-*")) for job in ("0", "1")]
     summaries = [wandb_summary(run) for run in runs]
@@ -192,7 +186,7 @@ def test_ddp_only_rank_zero_logs_to_wandb(tmp_path, data_dir, wandb_dirs):
     args = [*FAST, "logger=wandb", f"paths.data_dir={data_dir}", "trainer.max_steps=4", "trainer.accelerator=cpu",
             "trainer.devices=2", f"hydra.run.dir={run_dir}"]  # fmt: skip
     env = subprocess_env() | {k: str(tmp_path / k.lower()) for k in ("WANDB_CONFIG_DIR", "WANDB_DATA_DIR")}
-    proc = _train_py(args, tmp_path, env)
+    proc = run_script("train.py", *args, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run,) = (run_dir / "wandb").glob("offline-run-*")
     history = wandb_summary(run)["history"]

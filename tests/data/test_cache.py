@@ -7,8 +7,8 @@ import torch
 from hydra.utils import instantiate
 
 import dcgan.data.datamodule
-from tests.data.helpers import LogRecords, all_images, dataset_overrides, model_batch
 from tests.fixtures import add_bad_files, make_image_folder
+from tests.helpers import LogRecords, all_images, dataset_overrides, model_batch
 
 
 @pytest.fixture

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hydra.utils import instantiate
 
+from dcgan.config import compose
 from dcgan.errors import ConfigError
-from dcgan.metrics import compute_scores, frechet_distance, inception_score, kernel_distance
+from dcgan.metrics.scores import InceptionScore, KernelDistance, compute_scores, frechet_distance
 
 
 def _features(n: int = 2000, dim: int = 8, seed: int = 0) -> torch.Tensor:
@@ -32,26 +34,27 @@ def test_frechet_distance_sees_a_change_of_spread():
 
 def test_kernel_distance_near_zero_for_one_distribution_positive_for_two():
     real, same, shifted = _features(seed=0), _features(seed=1), _features(seed=2) + 1.0
-    mean_same, _ = kernel_distance(real, same, subsets=10, subset_size=500)
-    mean_shifted, std = kernel_distance(real, shifted, subsets=10, subset_size=500)
-    assert abs(mean_same) < 0.05 < mean_shifted
-    assert std >= 0
+    kid = KernelDistance(subsets=10, subset_size=500, seed=0)
+    same, shifted = kid(real, same, None), kid(real, shifted, None)
+    assert abs(same["kid_mean"]) < 0.05 < shifted["kid_mean"]
+    assert shifted["kid_std"] >= 0
 
 
 def test_inception_score_counts_confident_evenly_spread_classes():
     classes = torch.arange(400) % 4
     logits = torch.nn.functional.one_hot(classes, 10).float() * 50  # certain of each image, 4 classes equally
-    mean, _ = inception_score(logits, splits=2)
-    assert mean == pytest.approx(4.0, rel=0.02)  # each random split holds the 4 classes about equally
-    mean_one_class, _ = inception_score(torch.zeros(400, 10).index_fill_(1, torch.tensor([3]), 50.0), splits=2)
-    assert mean_one_class == pytest.approx(1.0, rel=1e-3)
+    score = InceptionScore(splits=2, seed=0)
+    # each random split holds the 4 classes about equally
+    assert score(None, None, logits)["is_mean"] == pytest.approx(4.0, rel=0.02)
+    one_class = torch.zeros(400, 10).index_fill_(1, torch.tensor([3]), 50.0)
+    assert score(None, None, one_class)["is_mean"] == pytest.approx(1.0, rel=1e-3)
 
 
-def test_compute_scores_names_and_unknown_score():
+def test_the_score_registry_of_the_config():
     real, fake = _features(200, seed=0), _features(200, seed=1)
-    settings = {"kid": {"subsets": 3, "subset_size": 1000}, "is": {"splits": 2}}
-    scores = compute_scores(["fid", "kid", "is"], real, fake, fake, settings)
+    metrics = compose("evaluate", ["metrics=[fid,kid,is]", "metrics.scores.kid.subsets=3"]).metrics
+    scores = compute_scores(instantiate(metrics.scores), real, fake, fake)
     assert set(scores) == {"fid", "kid_mean", "kid_std", "is_mean", "is_std"}
     assert all(torch.isfinite(torch.tensor(v)) for v in scores.values())
-    with pytest.raises(ConfigError, match="fid, kid, is"):
-        compute_scores(["fjd"], real, fake, fake, settings)
+    with pytest.raises(ConfigError, match="metrics=fid or metrics=\\[fid,kid,is\\]"):
+        compute_scores({}, real, fake, fake)

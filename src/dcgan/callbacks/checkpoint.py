@@ -6,7 +6,6 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from dcgan.callbacks.divergence import last_good
 from dcgan.errors import DivergenceError
 
 
@@ -50,3 +49,11 @@ class Checkpoint(ModelCheckpoint):
             )
         super()._save_checkpoint(trainer, filepath)
         self.last_good = f"{filepath} (step {trainer.global_step})"
+
+
+def last_good(trainer: Trainer) -> str:
+    """The newest checkpoint written by this run with its step, else the one it resumed from."""
+    written = getattr(trainer.checkpoint_callback, "last_good", None)
+    if written:
+        return written
+    return f"{trainer.ckpt_path} (where this run resumed)" if getattr(trainer, "ckpt_path", None) else "none"

@@ -6,6 +6,7 @@ import math
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from dcgan.callbacks.checkpoint import last_good
 from dcgan.errors import ConfigError, DivergenceError
 
 
@@ -22,7 +23,7 @@ class DivergenceGuard(Callback):
     The message names the step and the last good checkpoint (checkpoints never hold non-finite weights).
     """
 
-    def __init__(self, check_every_n_steps: int = 1, collapse_threshold: float = 1e-3, collapse_patience: int = 2000):
+    def __init__(self, check_every_n_steps: int, collapse_threshold: float, collapse_patience: int) -> None:
         if int(check_every_n_steps) < 1:
             raise ConfigError(f"check_every_n_steps={check_every_n_steps} is invalid: use an integer >= 1")
         if not 0 <= collapse_threshold < 0.5:
@@ -60,11 +61,3 @@ class DivergenceGuard(Callback):
     @staticmethod
     def _stop(trainer: Trainer, reason: str) -> None:
         raise DivergenceError(f"{reason}: training stopped; last good checkpoint: {last_good(trainer)}")
-
-
-def last_good(trainer: Trainer) -> str:
-    """The newest checkpoint written by this run with its step, else the one it resumed from."""
-    written = getattr(trainer.checkpoint_callback, "last_good", None)
-    if written:
-        return written
-    return f"{trainer.ckpt_path} (where this run resumed)" if getattr(trainer, "ckpt_path", None) else "none"

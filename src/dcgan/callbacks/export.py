@@ -5,16 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import WandbLogger
 
+from dcgan.files import atomic_save
+
 
 def generator_state(pl_module: LightningModule, global_step: int) -> dict:
-    """What ``generator.pt`` holds: the generator's weights and the fixed noise under their checkpoint
-    names, and the run config; ``dcgan.checkpoint_io`` loads it like a training checkpoint."""
-    net = getattr(pl_module, "sampling_generator", pl_module.generator)  # the EMA copy when the run keeps one
-    state = {f"generator.{k}": v.detach().cpu() for k, v in net.state_dict().items()}
+    """What ``generator.pt`` holds: the sampling generator's weights (the EMA copy when the run keeps one)
+    and the fixed noise under their checkpoint names, and the run config; ``dcgan.checkpoints`` loads it
+    like a training checkpoint."""
+    state = pl_module.sampling_state_dict()
     state["fixed_noise"] = pl_module.fixed_noise.detach().cpu()
     return {"state_dict": state, "hyper_parameters": dict(pl_module.hparams), "global_step": global_step}
 
@@ -25,14 +26,13 @@ class GeneratorExport(Callback):
     ``wandb_artifact=true`` and a W&B logger, also logs it as a ``model`` artifact of the run
     (offline runs stage it; ``wandb sync`` uploads it)."""
 
-    def __init__(self, path: str | Path, wandb_artifact: bool = False) -> None:
+    def __init__(self, path: str | Path, wandb_artifact: bool) -> None:
         self.path, self.wandb_artifact = Path(path), bool(wandb_artifact)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.is_global_zero:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(generator_state(pl_module, trainer.global_step), self.path)
+        atomic_save(generator_state(pl_module, trainer.global_step), self.path)
         if self.wandb_artifact:
             for logger in trainer.loggers:
                 if isinstance(logger, WandbLogger):

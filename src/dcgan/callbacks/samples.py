@@ -15,7 +15,7 @@ class SampleGrid(Callback):
     """Every ``every_n_steps`` global steps, at the start and at the end: G(fixed_noise) as
     ``samples/step_XXXXXXX.png`` and as ``samples`` in each logger. Rank zero only."""
 
-    def __init__(self, dirpath: str | Path, every_n_steps: int = 500, nrow: int = 8) -> None:
+    def __init__(self, dirpath: str | Path, every_n_steps: int, nrow: int) -> None:
         if int(every_n_steps) <= 0:
             raise ConfigError(f"callbacks.samples.every_n_steps={every_n_steps} is invalid: use a positive integer")
         self.dirpath, self.every_n_steps, self.nrow = Path(dirpath), int(every_n_steps), int(nrow)

@@ -1,55 +1,71 @@
-"""A one-line summary when training ends: iterations, steps, time, images/s, last losses, where outputs went."""
+"""Throughput to the loggers while training, and a one-line summary when training ends."""
 
 from __future__ import annotations
 
 import time
 from datetime import timedelta
 
-from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.utilities import rank_zero_info
+import torch
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import ThroughputMonitor
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
 from dcgan.loggers import WandbLogger
 
-# Logged key -> how the summary names it.
+# Logged key -> how the summary and the progress bar name it.
 SHOWN = {"train/loss_d": "loss_d", "train/loss_g": "loss_g", "train/d_real": "D(x)", "train/d_fake": "D(G(z))"}
 
 
-class RunSummary(Callback):
-    """Measures training throughput (images/s over all ranks, first ``warmup`` batches excluded)."""
+class RunSummary(ThroughputMonitor):
+    """Lightning's ThroughputMonitor over the image batches (``train/time``, ``train/samples``,
+    ``train/samples_per_sec`` over the last ``window_size`` logging steps, ...), measured and logged at the
+    steps the Trainer logs (the host waits for the GPU there only), against ``trainer.global_step``.
+    When training ends: iterations, optimizer steps, time, images/s, the last losses, where outputs went."""
 
-    def __init__(self, warmup: int = 5) -> None:
-        self.warmup = int(warmup)
-        self.images = self.batches = 0
-        self.start: float | None = None
-        self.train_start: float | None = None
-        self.images_per_sec: float | None = None
+    def __init__(self, window_size: int) -> None:
+        super().__init__(batch_size_fn=len, window_size=int(window_size))
+        self.batches, self.measured = 0, 0
+        self.last: dict[str, float] = {}
 
-    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self.train_start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
+    @rank_zero_only
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, *args) -> None:
+        stage = trainer.state.stage
         self.batches += 1
-        if self.batches == self.warmup:
-            self.start = time.perf_counter()
-        elif self.batches > self.warmup:
-            real = batch[0] if isinstance(batch, (list, tuple)) else batch
-            self.images += real.shape[0] * trainer.world_size
+        self._batches[stage] += 1
+        self._samples[stage] += len(batch)
+        if trainer._logger_connector.should_update_logs:
+            self._measure(trainer)
+
+    def _measure(self, trainer: Trainer) -> None:
+        stage = trainer.state.stage
+        if trainer.strategy.root_device.type == "cuda":
+            torch.cuda.synchronize()  # the time of the work queued so far
+        throughput = self._throughputs[stage]
+        throughput.update(
+            time=time.perf_counter() - self._t0s[stage], batches=self._batches[stage], samples=self._samples[stage]
+        )
+        self.last = {f"{stage.value}{throughput.separator}{k}": v for k, v in throughput.compute().items()}
+        trainer._logger_connector.log_metrics(dict(self.last), step=trainer.global_step)
+        self.measured = self.batches
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self.start is not None and self.images:
-            self.images_per_sec = self.images / (time.perf_counter() - self.start)
+        if trainer.is_global_zero and self.measured < self.batches:
+            self._measure(trainer)
         rank_zero_info(self.line(trainer))
 
     def line(self, trainer: Trainer) -> str:
         """The summary as one line."""
-        elapsed = timedelta(seconds=round(time.perf_counter() - (self.train_start or time.perf_counter())))
-        rate = f"{self.images_per_sec:,.0f} img/s" if self.images_per_sec else "img/s n/a (too few batches)"
+        last = self.last
+        elapsed = timedelta(seconds=round(last.get("train/time", 0.0)))
+        rate = last.get("train/samples_per_sec", last.get("train/device/samples_per_sec"))
+        if rate is None and last.get("train/time"):
+            rate = last["train/samples"] * trainer.world_size / last["train/time"]
         metrics = trainer.callback_metrics
-        last = ", ".join(f"{name} {float(metrics[key]):.3g}" for key, name in SHOWN.items() if key in metrics)
+        losses = ", ".join(f"{name} {float(metrics[key]):.3g}" for key, name in SHOWN.items() if key in metrics)
         parts = [
             f"Run summary: {self.batches} iterations ({trainer.global_step} optimizer steps) in {elapsed}",
-            rate,
-            *([last] if last else []),
+            f"{rate:,.0f} img/s" if rate else "img/s n/a (too few batches)",
+            *([losses] if losses else []),
             f"outputs in {trainer.default_root_dir}",
         ]
         for logger in trainer.loggers:

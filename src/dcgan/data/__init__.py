@@ -4,7 +4,7 @@ from dcgan.data.datamodule import ImageDataModule
 from dcgan.data.folder import ImageFiles
 from dcgan.data.idx import IdxSource
 from dcgan.data.sources import LocalSource, Source, SyntheticSource, TorchvisionSource
-from dcgan.data.transforms import image_transform, to_unit_range, uint8_transform
+from dcgan.data.transforms import to_unit_range, uint8_transform
 
 __all__ = [
     "ArrayImages",
@@ -16,7 +16,6 @@ __all__ = [
     "Source",
     "SyntheticSource",
     "TorchvisionSource",
-    "image_transform",
     "to_unit_range",
     "uint8_transform",
 ]

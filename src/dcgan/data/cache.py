@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 import torch
@@ -12,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from dcgan.data.unreadable import SkipUnreadable, collate_readable
 from dcgan.errors import ConfigError
+from dcgan.files import atomic_save
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,7 @@ def build_cache(dataset: Dataset, path: Path, key: str, shape: tuple[int, int, i
         raise ConfigError(f"no readable image among the {len(dataset)} files of the dataset: check it")
     images = images[:count].clone() if count < len(images) else images
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".partial{os.getpid()}")
-        torch.save({"images": images, "key": key, "skipped": skipped}, partial)
-        os.replace(partial, path)
+        atomic_save({"images": images, "key": key, "skipped": skipped}, path)
     except OSError as error:
         raise ConfigError(f"cannot write the dataset cache {path} ({error}): set dataset.cache_dir") from error
     log.info("dataset cache %s: %d images, %.1f MB", path, count, images.numel() / 1e6)

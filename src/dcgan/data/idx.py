@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +12,7 @@ from torch.utils.data import Dataset
 
 from dcgan.data.sources import TorchvisionSource, dataset_name, one_line
 from dcgan.errors import ConfigError
+from dcgan.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,9 @@ class IdxSource(TorchvisionSource):
             for source, name in zip(self._system_files(), IDX_FILES, strict=True):
                 if (raw / name).is_file():
                     continue
-                partial = raw / f"{name}.partial"
                 opener = gzip.open if source.suffix == ".gz" else open
-                with opener(source, "rb") as src, open(partial, "wb") as dst:
+                with opener(source, "rb") as src, atomic_write(raw / name) as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
-                os.replace(partial, raw / name)
         except OSError as error:
             raise ConfigError(
                 f"{self.title}: cannot unpack {self.system_dir} into {raw} ({one_line(error)}): "

@@ -46,8 +46,3 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
     channels = images.shape[-3]
     images = v2.functional.to_dtype(images, torch.float32, scale=True)
     return v2.functional.normalize(images, [0.5] * channels, [0.5] * channels)
-
-
-def image_transform(image_size: int, channels: int) -> v2.Compose:
-    """PIL image -> float tensor (channels, image_size, image_size) in [-1, 1]."""
-    return v2.Compose([uint8_transform(image_size, channels), to_unit_range])

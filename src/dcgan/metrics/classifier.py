@@ -10,8 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from dcgan.errors import ConfigError
+from dcgan.files import atomic_save
 
-TRAIN_COMMAND = "python scripts/train_classifier.py --data-dir {data_dir}"
+TRAIN_COMMAND = "python scripts/train_classifier.py --data-dir DATA_DIR"
 
 
 def _conv(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -56,8 +57,6 @@ class GrayClassifier(nn.Module):
 
 def save_classifier(net: GrayClassifier, path: str | Path, datasets: list[str], accuracy: dict[str, float]) -> Path:
     """Write the weights with the architecture, the training datasets and the test accuracy."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "state_dict": net.state_dict(),
         "num_classes": net.num_classes,
@@ -66,20 +65,17 @@ def save_classifier(net: GrayClassifier, path: str | Path, datasets: list[str], 
         "datasets": list(datasets),
         "test_accuracy": dict(accuracy),
     }
-    partial = path.with_name(path.name + ".partial")
-    torch.save(record, partial)
-    partial.replace(path)
-    return path
+    return atomic_save(record, path)
 
 
-def load_classifier(path: str | Path, data_dir: str | Path = "DATA_DIR") -> tuple[GrayClassifier, dict, str]:
+def load_classifier(path: str | Path) -> tuple[GrayClassifier, dict, str]:
     """(classifier in eval mode, its record, a fingerprint of the file). ConfigError if there is none at
     ``path``, naming the command that trains it."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
             f"no domain classifier at metrics.classifier={path}: train it once with "
-            f"`{TRAIN_COMMAND.format(data_dir=data_dir)}` (a few minutes on a CPU), or use metrics.feature=inception"
+            f"`{TRAIN_COMMAND}` (a few minutes on a CPU), or use metrics.feature=inception"
         )
     try:
         record = torch.load(path, map_location="cpu", weights_only=True)
@@ -88,7 +84,7 @@ def load_classifier(path: str | Path, data_dir: str | Path = "DATA_DIR") -> tupl
     except Exception as error:
         raise ConfigError(
             f"metrics.classifier={path} is not a domain classifier file ({type(error).__name__}: {error}); "
-            f"train it again with `{TRAIN_COMMAND.format(data_dir=data_dir)}`"
+            f"train it again with `{TRAIN_COMMAND}`"
         ) from None
     fingerprint = hashlib.sha1(path.read_bytes()).hexdigest()[:10]
     return net.eval(), record, fingerprint

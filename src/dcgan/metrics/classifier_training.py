@@ -9,6 +9,7 @@ import time
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
+from torchmetrics.classification import MulticlassAccuracy
 from torchvision.transforms import v2
 
 from dcgan.errors import ConfigError
@@ -33,12 +34,11 @@ def load_labelled(dataset: Dataset, image_size: int = GrayClassifier.image_size)
 def accuracy(net: GrayClassifier, data: Labelled, batch_size: int = 1000) -> float:
     """Top-1 accuracy of ``net`` (in eval mode) on ``data``."""
     net.eval()
+    metric = MulticlassAccuracy(net.num_classes, average="micro")
     images, labels = data
-    correct = sum(
-        int((net(images[i : i + batch_size]).argmax(1) == labels[i : i + batch_size]).sum())
-        for i in range(0, len(images), batch_size)
-    )
-    return correct / max(len(images), 1)
+    for i in range(0, len(images), batch_size):
+        metric.update(net(images[i : i + batch_size]), labels[i : i + batch_size])
+    return float(metric.compute())
 
 
 def fit_classifier(

@@ -1,47 +1,48 @@
-"""The feature network behind the scores: Inception-v3 for RGB images, the domain classifier for gray ones."""
+"""The feature network behind the scores: Inception-v3 for RGB images, the domain classifier for gray ones.
+
+Each network is an entry of ``metrics.features`` (a ``_partial_`` factory in conf/metrics/_settings.yaml);
+``metrics.feature`` names the one to build. A feature network maps uint8 images (B, C, H, W) to
+(features, class logits) and carries ``kind`` and ``id`` (the weights' name: part of the real-statistics
+cache key).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from dcgan.errors import ConfigError
-from dcgan.metrics.classifier import GrayClassifier, load_classifier
-from dcgan.metrics.inception import WEIGHTS_ID, InceptionFeatures, inception_weights
+from dcgan.metrics.classifier import load_classifier
 
-FEATURES = ("auto", "inception", "domain")
-
-
-@dataclass(frozen=True)
-class FeatureNet:
-    """``module``: uint8 images (B, C, H, W) -> (features, class logits); ``id`` names the weights (it is
-    part of the real-statistics cache key); ``kind``: inception | domain."""
-
-    module: nn.Module
-    kind: str
-    id: str
+AUTO = "auto"
 
 
 class DomainFeatures(nn.Module):
-    """The classifier's penultimate activations and its logits, in one forward."""
+    """The domain classifier at ``path``: its penultimate activations and its logits, in one forward."""
 
-    def __init__(self, classifier: GrayClassifier) -> None:
+    kind = "domain"
+
+    def __init__(self, path: str | Path) -> None:
         super().__init__()
+        classifier, _, fingerprint = load_classifier(path)
         self.classifier = classifier.eval()
+        self.id = f"domain-{fingerprint}"
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.classifier.features(images)
         return features, self.classifier.head(features)
 
 
-def resolve_feature(feature: str, channels: int) -> str:
-    """``auto`` -> ``domain`` for 1-channel datasets, ``inception`` otherwise."""
-    if feature not in FEATURES:
-        raise ConfigError(f"metrics.feature={feature!r} is invalid: use one of {', '.join(FEATURES)}")
-    if feature == "auto":
+def resolve_feature(feature: str, channels: int, known: Iterable[str]) -> str:
+    """``auto`` -> ``domain`` for 1-channel datasets, ``inception`` otherwise; ConfigError for a name that is
+    not one of ``known`` or does not fit the images."""
+    known = list(known)
+    if feature != AUTO and feature not in known:
+        raise ConfigError(f"metrics.feature={feature!r} is invalid: use one of {', '.join([AUTO, *known])}")
+    if feature == AUTO:
         return "domain" if int(channels) == 1 else "inception"
     if feature == "domain" and int(channels) != 1:
         raise ConfigError(
@@ -50,19 +51,15 @@ def resolve_feature(feature: str, channels: int) -> str:
     return feature
 
 
-def build_feature_net(settings: Mapping, channels: int, data_dir: str | None = None) -> FeatureNet:
-    """The feature network ``settings`` (the ``metrics`` config) choose for images with ``channels``."""
-    kind = resolve_feature(settings.get("feature", "auto"), channels)
-    if kind == "inception":
-        return FeatureNet(InceptionFeatures(inception_weights(settings.get("inception_weights"))), kind, WEIGHTS_ID)
-    classifier, _, fingerprint = load_classifier(settings["classifier"], data_dir)
-    return FeatureNet(DomainFeatures(classifier), kind, f"domain-{fingerprint}")
+def build_feature_net(features: Mapping[str, Callable[[], nn.Module]], feature: str, channels: int) -> nn.Module:
+    """The network ``feature`` names among ``features`` (name -> factory) for images with ``channels``."""
+    return features[resolve_feature(feature, channels, features)]()
 
 
 @torch.no_grad()
-def extract(net: FeatureNet, batches: Iterable[torch.Tensor], device: str | torch.device = "cpu"):
+def extract(net: nn.Module, batches: Iterable[torch.Tensor], device: str | torch.device = "cpu"):
     """(features, logits) of every uint8 batch, concatenated on the CPU as float32."""
-    module = net.module.to(device).eval()
+    module = net.to(device).eval()
     features, logits = [], []
     for batch in batches:
         batch_features, batch_logits = module(batch.to(device))

@@ -55,9 +55,13 @@ def inception_weights(path: str | Path | None = None) -> Path:
 
 class InceptionFeatures(NoTrainInceptionV3):
     """uint8 images (B, 1 or 3, H, W) -> (2048-d pool features, 1008 unbiased logits), resized to 299 with
-    the TF1-compatible bilinear resize (``antialias=False``) of the published FID/IS numbers."""
+    the TF1-compatible bilinear resize (``antialias=False``) of the published FID/IS numbers. The weights:
+    ``weights_path``, else the hub cache (see ``inception_weights``)."""
 
-    def __init__(self, weights_path: str | Path) -> None:
+    kind, id = "inception", WEIGHTS_ID
+
+    def __init__(self, weights_path: str | Path | None) -> None:
+        weights_path = inception_weights(weights_path)
         try:
             super().__init__("inception-v3-compat", ["2048", "logits_unbiased"], str(weights_path), antialias=False)
         except (RuntimeError, KeyError, OSError, ValueError, pickle.UnpicklingError) as error:

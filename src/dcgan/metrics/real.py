@@ -12,12 +12,14 @@ from pathlib import Path
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from dcgan.data import ImageDataModule
 from dcgan.data.unreadable import SkipUnreadable, collate_readable
 from dcgan.errors import ConfigError, find_user_error
-from dcgan.metrics.features import FeatureNet, extract
+from dcgan.files import atomic_save
+from dcgan.metrics.features import extract
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +72,10 @@ def _batches(datamodule: ImageDataModule, indices: torch.Tensor, batch_size: int
 def real_features(
     datamodule: ImageDataModule,
     split: str,
-    net: FeatureNet,
+    net: nn.Module,
     num: int | None,
     cache_dir: str | Path,
-    batch_size: int = 250,
+    batch_size: int,
     device: str | torch.device = "cpu",
     seed: int = 0,
 ) -> torch.Tensor:
@@ -101,10 +103,7 @@ def real_features(
     features, _ = extract(net, _batches(datamodule, indices, batch_size), device)
     log.info(f"features of {len(features)} real images ({split}) in {time.perf_counter() - start:.1f}s -> {path}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        torch.save({"key": key, "features": features}, partial)
-        partial.replace(path)
+        atomic_save({"key": key, "features": features}, path)
     except OSError as error:
         log.warning(f"cannot cache the real-image statistics in {path.parent} ({error}): set metrics.cache_dir")
     return features

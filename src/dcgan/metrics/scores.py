@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
-from torchmetrics.image.inception import InceptionScore
+from torchmetrics.image.inception import InceptionScore as TorchmetricsInceptionScore
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from dcgan.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-SCORES = ("fid", "kid", "is")
 
 
 class Precomputed(nn.Identity):
@@ -42,54 +40,58 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     return float(metric.compute())
 
 
-def kernel_distance(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, subset_size: int = 1000, seed: int = 0):
-    """(mean, std) of the KID over ``subsets`` random subsets; ``subset_size`` is capped at the set sizes."""
-    size = min(int(subset_size), len(real), len(fake))
-    if size < int(subset_size):
-        log.warning(f"metrics.kid.subset_size={subset_size} is more than the images: using {size}")
-    metric = _quiet(KernelInceptionDistance, feature=Precomputed(real.shape[1]), subsets=int(subsets), subset_size=size)
-    metric.update(real, real=True)
-    metric.update(fake, real=False)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        mean, std = metric.compute()
-    return float(mean), float(std)
+class FrechetDistance:
+    """``fid``: the Frechet distance of the features (FID on Inception features)."""
+
+    def __call__(self, real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor) -> dict[str, float]:
+        return {"fid": frechet_distance(real, fake)}
 
 
-def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 0):
-    """(mean, std) of the Inception Score of class ``logits`` (N, classes) over ``splits`` splits."""
-    metric = _quiet(InceptionScore, feature=Precomputed(logits.shape[1]), splits=int(splits))
-    metric.update(logits)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        mean, std = metric.compute()
-    return float(mean), float(std)
+class KernelDistance:
+    """``kid_mean``, ``kid_std``: the KID over ``subsets`` random subsets of ``subset_size`` (capped at the
+    set sizes), drawn from ``seed``."""
+
+    def __init__(self, subsets: int, subset_size: int, seed: int) -> None:
+        self.subsets, self.subset_size, self.seed = int(subsets), int(subset_size), int(seed)
+
+    def __call__(self, real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor) -> dict[str, float]:
+        size = min(self.subset_size, len(real), len(fake))
+        if size < self.subset_size:
+            log.warning(f"metrics.scores.kid.subset_size={self.subset_size} is more than the images: using {size}")
+        metric = _quiet(KernelInceptionDistance, feature=Precomputed(real.shape[1]), subsets=self.subsets,
+                        subset_size=size)  # fmt: skip
+        metric.update(real, real=True)
+        metric.update(fake, real=False)
+        with torch.random.fork_rng():
+            torch.manual_seed(self.seed)
+            mean, std = metric.compute()
+        return {"kid_mean": float(mean), "kid_std": float(std)}
 
 
-def check_scores(names: Sequence[str]) -> list[str]:
-    """``names`` if each is a known score, else ConfigError."""
-    unknown = [name for name in names if name not in SCORES]
-    if unknown or not names:
-        raise ConfigError(
-            f"metrics={list(names)}: choose one or more of {', '.join(SCORES)} (e.g. metrics=[fid,kid,is])"
-        )
-    return list(names)
+class InceptionScore:
+    """``is_mean``, ``is_std``: the Inception Score of the class logits over ``splits`` splits (with the
+    domain features: the classifier's classes), shuffled from ``seed``."""
+
+    def __init__(self, splits: int, seed: int) -> None:
+        self.splits, self.seed = int(splits), int(seed)
+
+    def __call__(self, real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor) -> dict[str, float]:
+        metric = _quiet(TorchmetricsInceptionScore, feature=Precomputed(fake_logits.shape[1]), splits=self.splits)
+        metric.update(fake_logits)
+        with torch.random.fork_rng():
+            torch.manual_seed(self.seed)
+            mean, std = metric.compute()
+        return {"is_mean": float(mean), "is_std": float(std)}
 
 
-def compute_scores(
-    names: Sequence[str], real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor, settings: Mapping
-) -> dict[str, float]:
-    """``{fid, kid_mean, kid_std, is_mean, is_std}`` for the scores in ``names``; ``settings[name]`` holds each
-    score's options (``kid``: subsets, subset_size; ``is``: splits)."""
-    scores: dict[str, float] = {}
-    for name in check_scores(names):
-        options = settings.get(name) or {}
-        if name == "fid":
-            scores["fid"] = frechet_distance(real, fake)
-        elif name == "kid":
-            mean, std = kernel_distance(real, fake, options.get("subsets", 100), options.get("subset_size", 1000))
-            scores.update(kid_mean=mean, kid_std=std)
-        else:
-            mean, std = inception_score(fake_logits, options.get("splits", 10))
-            scores.update(is_mean=mean, is_std=std)
-    return scores
+Score = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], dict[str, float]]
+
+
+def compute_scores(scores: Mapping[str, Score], real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor):
+    """Every score of ``scores`` (name -> score, the instantiated ``metrics.scores``) in one dict."""
+    if not scores:
+        raise ConfigError("no score to compute: choose one or more with metrics=fid or metrics=[fid,kid,is]")
+    results: dict[str, float] = {}
+    for score in scores.values():
+        results.update(score(real, fake, fake_logits))
+    return results

@@ -23,8 +23,6 @@ class _Discriminator(nn.Module):
 
     def __init__(self, image_size: int, channels: int, ndf: int, norm: str, spectral_norm: bool) -> None:
         super().__init__()
-        if channels not in (1, 3):
-            raise ConfigError(f"dataset.channels={channels} is not supported: use 1 (gray) or 3 (RGB)")
         if norm not in ("batch", "none"):
             raise ConfigError(f"discriminator.norm={norm!r} is not supported: use 'batch' or 'none'")
         self.image_size, self.channels, self.ndf = image_size, channels, ndf
@@ -52,9 +50,7 @@ class _Discriminator(nn.Module):
 class DCGANDiscriminator(_Discriminator):
     """The DCGAN discriminator: strided 4x4 convs, BN on all but the first, LeakyReLU(0.2), a logit."""
 
-    def __init__(
-        self, image_size: int = 64, channels: int = 3, ndf: int = 64, norm: str = "batch", spectral_norm: bool = False
-    ) -> None:
+    def __init__(self, image_size: int, channels: int, ndf: int, norm: str, spectral_norm: bool) -> None:
         super().__init__(image_size, channels, ndf, norm, spectral_norm)
         # (B, channels, S, S) -> (B, ndf, S/2, S/2), no BN on the input layer
         layers = [self.conv_block(channels, ndf, 4, 2, normalize=False)]
@@ -76,12 +72,12 @@ class CBlockDiscriminator(_Discriminator):
 
     def __init__(
         self,
-        image_size: int = 64,
-        channels: int = 3,
-        ndf: int = 64,
-        dropout: float = 0.3,
-        norm: str = "batch",
-        spectral_norm: bool = False,
+        image_size: int,
+        channels: int,
+        ndf: int,
+        dropout: float,
+        norm: str,
+        spectral_norm: bool,
     ) -> None:
         super().__init__(image_size, channels, ndf, norm, spectral_norm)
         if not 0.0 <= dropout < 1.0:

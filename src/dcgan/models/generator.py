@@ -14,8 +14,6 @@ class _Generator(nn.Module):
 
     def __init__(self, image_size: int, channels: int, nz: int, ngf: int) -> None:
         super().__init__()
-        if channels not in (1, 3):
-            raise ConfigError(f"dataset.channels={channels} is not supported: use 1 (gray) or 3 (RGB)")
         self.image_size, self.channels, self.nz, self.ngf = image_size, channels, nz, ngf
         self.base, self.stages = spatial_plan(image_size)
 
@@ -30,7 +28,7 @@ class _Generator(nn.Module):
 class TransposedGenerator(_Generator):
     """The DCGAN generator: a stack of stride-2 ConvTranspose + BN + ReLU, Tanh out."""
 
-    def __init__(self, image_size: int = 64, channels: int = 3, nz: int = 100, ngf: int = 64) -> None:
+    def __init__(self, image_size: int, channels: int, nz: int, ngf: int) -> None:
         super().__init__(image_size, channels, nz, ngf)
         relu = lambda: nn.ReLU(inplace=True)  # noqa: E731
         # (B, nz, 1, 1) -> (B, ngf * 2**(stages-1), base, base)
@@ -54,12 +52,12 @@ class UpsampleGenerator(_Generator):
 
     def __init__(
         self,
-        image_size: int = 64,
-        channels: int = 3,
-        nz: int = 100,
-        ngf: int = 64,
-        mode: str = "nearest",
-        projection: str = "linear",
+        image_size: int,
+        channels: int,
+        nz: int,
+        ngf: int,
+        mode: str,
+        projection: str,
     ) -> None:
         super().__init__(image_size, channels, nz, ngf)
         if mode not in ("nearest", "bilinear"):

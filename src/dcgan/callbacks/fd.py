@@ -1,0 +1,95 @@
+"""``val/fd`` during training: the Frechet distance of G's samples to the training images, every N steps."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from torch import nn
+
+from dcgan.data import ImageDataModule
+from dcgan.errors import ConfigError
+from dcgan.images import to_uint8
+from dcgan.latents import latents
+from dcgan.metrics.features import build_feature_net, extract
+from dcgan.metrics.real import real_features
+from dcgan.metrics.scores import frechet_distance
+
+log = logging.getLogger(__name__)
+
+
+class ValFrechetDistance(Callback):
+    """Every ``every_n_steps`` global steps: the Frechet distance between ``num_samples`` images of G (fixed
+    latents from ``seed``, ``pl_module.sample``) and ``num_real`` training images (null: as many), in the
+    features of the network ``feature`` names among ``features`` (the ``metrics`` config's): the domain
+    classifier's for 1-channel datasets, Inception's (FID) for RGB ones.
+
+    Logged as ``key`` (``val/fd``) at that global step and kept in ``trainer.callback_metrics``, so
+    ``ModelCheckpoint(monitor="val/fd", mode="min")`` with the same ``every_n_train_steps`` keeps the best
+    generator. Measured on global rank zero and broadcast to the other ranks; the real-image features are
+    computed once and cached in ``cache_dir``.
+    """
+
+    def __init__(
+        self,
+        features: Mapping[str, Callable[[], nn.Module]],
+        feature: str,
+        cache_dir: str,
+        batch_size: int,
+        num_real: int | None,
+        every_n_steps: int,
+        num_samples: int,
+        seed: int,
+        key: str,
+    ) -> None:
+        if int(every_n_steps) <= 0:
+            raise ConfigError(f"callbacks.fd.every_n_steps={every_n_steps} is invalid: use a positive integer")
+        if int(num_samples) < 2:
+            raise ConfigError(f"callbacks.fd.num_samples={num_samples} is invalid: use 2 or more")
+        self.features, self.feature, self.cache_dir = features, feature, cache_dir
+        self.batch_size, self.num_real = int(batch_size), num_real
+        self.every_n_steps, self.num_samples = int(every_n_steps), int(num_samples)
+        self.seed, self.key = int(seed), key
+        self.net, self.real, self.noise = None, None, None
+        self._last_step = 0
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if stage != "fit" or not trainer.is_global_zero:
+            return
+        datamodule = trainer.datamodule
+        if not isinstance(datamodule, ImageDataModule):
+            raise ConfigError("callbacks.fd needs the run's ImageDataModule (train with datamodule=...)")
+        self.net = build_feature_net(self.features, self.feature, datamodule.channels)
+        device = trainer.strategy.root_device
+        num_real = self.num_real or self.num_samples
+        self.real = real_features(datamodule, "train", self.net, num_real, self.cache_dir, self.batch_size, device)
+        self.noise = latents(self.num_samples, pl_module.nz, self.seed)
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._last_step = trainer.global_step  # a resumed run measures at the next multiple, not at once
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args) -> None:
+        step = trainer.global_step
+        # one batch advances global_step by more than one: measure when it crosses a multiple of N
+        if step // self.every_n_steps > self._last_step // self.every_n_steps:
+            self._last_step = step
+            value = self.measure(pl_module) if trainer.is_global_zero else float("nan")
+            value = trainer.strategy.broadcast(value, src=0)
+            # Straight to the loggers and to callback_metrics (what ModelCheckpoint monitors): a value sent
+            # with pl_module.log from this hook would be logged again with every later batch of the epoch.
+            trainer.callback_metrics[self.key] = torch.tensor(value)
+            for logger in trainer.loggers:
+                logger.log_metrics({self.key: value}, step=step)
+
+    def measure(self, pl_module: LightningModule) -> float:
+        """The Frechet distance of G's images of the fixed latents to the real features."""
+        start = time.perf_counter()
+        images = [to_uint8(pl_module.sample(z)).cpu() for z in self.noise.split(self.batch_size)]
+        fake, _ = extract(self.net, images, pl_module.device)
+        value = frechet_distance(self.real, fake)
+        log.info(f"{self.key} {value:.4f} ({self.net.kind} features, {len(fake)} samples, "
+                 f"{time.perf_counter() - start:.1f}s)")  # fmt: skip
+        return value

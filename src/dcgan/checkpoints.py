@@ -1,0 +1,175 @@
+"""Checkpoints: the atomic CheckpointIO, reading a file safely, resuming, and rebuilding a run's generator.
+
+Reads Lightning checkpoints (``checkpoints/*.ckpt``) and ``generator.pt`` exports alike: both hold a
+``state_dict`` named as the LightningModule names it and the resolved run config as ``hyper_parameters``.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from dcgan.errors import ConfigError
+from dcgan.files import atomic_save
+from dcgan.training.module import DCGAN
+
+log = logging.getLogger(__name__)
+
+LAST = "last.ckpt"
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer through ``dcgan.files.atomic_save``: a kill (even ``kill -9``) during a
+    save leaves the previous file intact."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        if "://" in str(path):  # remote filesystems: Lightning's own transaction
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        atomic_save(checkpoint, path)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict:
+    """``torch.load`` on CPU; with ``weights_only`` (the default) the file cannot run code when loaded.
+    Raises ConfigError for a missing file or one that is not a PyTorch checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path={path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=weights_only)
+    except pickle.UnpicklingError as error:
+        if weights_only and "unsupported global" in str(error).lower():
+            raise ConfigError(
+                f"ckpt_path={path} holds Python objects that a weights-only load refuses; "
+                "if you trust the file, pass weights_only=false"
+            ) from None
+        raise ConfigError(f"ckpt_path={path} is not a PyTorch checkpoint (not a torch.save file)") from None
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        raise ConfigError(f"ckpt_path={path} is not a PyTorch checkpoint ({_first_line(error)})") from None
+    if not isinstance(checkpoint, dict):
+        raise ConfigError(f"ckpt_path={path} is not a DCGAN checkpoint (it holds a {type(checkpoint).__name__})")
+    return checkpoint
+
+
+def run_config(checkpoint: dict, path: str | Path = "checkpoint") -> DictConfig:
+    """The run config stored in ``checkpoint``; ConfigError if it is not the config of a DCGAN run."""
+    config = checkpoint.get("hyper_parameters")
+    model = config.get("model") if isinstance(config, dict) else None
+    generator = model.get("generator") if isinstance(model, dict) else None
+    if (
+        not isinstance(checkpoint.get("state_dict"), dict)
+        or not isinstance(generator, dict)
+        or "_target_" not in generator
+    ):
+        raise ConfigError(
+            f"ckpt_path={path} is not a DCGAN checkpoint: it holds no run config with model.generator "
+            "(use a checkpoints/*.ckpt or generator.pt of a train.py run)"
+        )
+    return OmegaConf.create(config)
+
+
+def build_net(weights: dict, config: DictConfig, name: str, path: str | Path = "checkpoint") -> nn.Module:
+    """The net ``model.<name>`` of the run (``generator`` or ``discriminator``) with ``weights`` (its own
+    state dict), in eval mode on CPU. ConfigError if the weights do not fit the stored architecture."""
+    net_config = config.model.get(name)
+    if net_config is None:
+        raise ConfigError(f"ckpt_path={path}: the run config has no model.{name}")
+    architecture = str(net_config.get("_target_", "?")).rsplit(".", 1)[-1]
+    try:
+        net = instantiate(net_config)
+    except Exception as error:
+        raise ConfigError(f"ckpt_path={path}: cannot build {architecture} from the stored config ({error})") from None
+    if not weights:
+        raise ConfigError(f"ckpt_path={path} holds no {name} weights")
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as error:
+        problem = " ".join(_first_line(error).split())
+        detail = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), "")
+        raise ConfigError(
+            f"ckpt_path={path}: its {name} weights do not fit the stored architecture ({architecture}): "
+            f"{problem} {detail}".strip()
+        ) from None
+    return net.eval()
+
+
+class LoadedGenerator(NamedTuple):
+    net: nn.Module  # in eval mode, on CPU
+    config: DictConfig  # the run config
+    checkpoint: dict  # the raw file
+    weights: str  # which generator: "ema" or "raw"
+
+
+def load_generator(path: str | Path, weights_only: bool = True, use_ema: bool = True) -> LoadedGenerator:
+    """The generator of a training checkpoint or a ``generator.pt`` export, with the run config and the raw
+    checkpoint; no training overrides needed. With ``use_ema`` the EMA copy of G where the file holds one."""
+    checkpoint = read_checkpoint(path, weights_only)
+    config = run_config(checkpoint, path)
+    weights, which = DCGAN.generator_weights(checkpoint["state_dict"], use_ema)
+    net = build_net(weights, config, "generator", path)
+    log.info(f"{path}: the {which} generator")
+    return LoadedGenerator(net, config, checkpoint, which)
+
+
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path, runs_dir: str | Path = "outputs") -> str | None:
+    """``ckpt_path`` as given; for ``last`` this run folder's ``checkpoints/last.ckpt`` if there is one,
+    else the newest ``last.ckpt`` under ``runs_dir``; for ``auto`` this run folder's if there is one,
+    else None (a fresh start: what a requeued cluster job wants)."""
+    if ckpt_path is None:
+        return None
+    own = Path(output_dir) / "checkpoints" / LAST
+    if str(ckpt_path) == "auto":
+        return str(own) if own.is_file() else None
+    if str(ckpt_path) != "last":
+        if not Path(ckpt_path).is_file():
+            raise ConfigError(f"ckpt_path={ckpt_path} does not exist: give a checkpoint file, or ckpt_path=last")
+        return str(ckpt_path)
+    if own.is_file():
+        return str(own)
+    found = sorted(Path(runs_dir).glob(f"**/checkpoints/{LAST}"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise ConfigError(
+            f"ckpt_path=last: no checkpoints/{LAST} in {output_dir} or under {runs_dir}/: "
+            "give a checkpoint path, or drop ckpt_path to start a new run"
+        )
+    return str(found[-1])
+
+
+def check_compatible(path: str | Path, model: nn.Module) -> dict:
+    """Raise a ConfigError naming the first mismatches if the checkpoint's weights don't fit ``model``."""
+    checkpoint = read_checkpoint(path)
+    if "state_dict" not in checkpoint:
+        raise ConfigError(f"{path} is not a training checkpoint of this kit (no state_dict)")
+    theirs, ours = checkpoint["state_dict"], model.state_dict()
+    problems = [f"{k} missing in the checkpoint" for k in ours if k not in theirs]
+    problems += [f"{k} unexpected" for k in theirs if k not in ours]
+    problems += [
+        f"{k} is {tuple(theirs[k].shape)} there, {tuple(v.shape)} here"
+        for k, v in ours.items()
+        if k in theirs and tuple(theirs[k].shape) != tuple(v.shape)
+    ]
+    if problems:
+        arch = checkpoint.get("hyper_parameters", {})
+        trained = ", ".join(
+            f"{part}={arch[part].get('_target_', '?').rsplit('.', 1)[-1]}" for part in ("generator", "discriminator")
+            if isinstance(arch.get(part), dict)
+        )  # fmt: skip
+        raise ConfigError(
+            f"checkpoint {path} was trained with another architecture ({trained or 'unknown'}): "
+            f"{'; '.join(problems[:3])}{' ...' if len(problems) > 3 else ''}. "
+            "Resume with the overrides of that run (its .hydra/config.yaml) or start a new run"
+        )
+    return checkpoint

@@ -1,0 +1,79 @@
+"""``evaluate(cfg)``: FID / KID / IS of a trained generator against its dataset's real images."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from dcgan.checkpoints import load_generator
+from dcgan.cli.device import resolve_device
+from dcgan.errors import ConfigError
+from dcgan.images import render
+from dcgan.latents import latents
+from dcgan.metrics.features import build_feature_net, extract
+from dcgan.metrics.real import load_datamodule, real_features, with_split
+from dcgan.metrics.scores import compute_scores
+
+log = logging.getLogger(__name__)
+
+
+def _dataset_config(cfg: DictConfig, run_cfg: DictConfig) -> DictConfig:
+    dataset_cfg = run_cfg.dataset
+    for key, value in (cfg.get("dataset") or {}).items():
+        if value is not None:  # evaluate.py's dataset.* overrides, e.g. dataset.root where the images are here
+            dataset_cfg[key] = value
+    return with_split(dataset_cfg, cfg.metrics.split)
+
+
+def default_output(ckpt_path: str | Path) -> Path:
+    """``<checkpoint without its extension>.scores.json``, next to the checkpoint."""
+    path = Path(ckpt_path)
+    return path.with_name(f"{path.stem}.scores.json")
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Scores of ``cfg.ckpt_path``'s generator (``cfg.metrics``: which scores, feature network, sample counts),
+    printed and written as JSON to ``cfg.output``; returns what was written."""
+    generator, run_cfg, checkpoint, weights = load_generator(cfg.ckpt_path, cfg.weights_only, cfg.use_ema)
+    with open_dict(cfg):  # null: the run's data folder, where its caches and the classifier already are
+        cfg.paths.data_dir = cfg.paths.data_dir or OmegaConf.select(run_cfg, "paths.data_dir") or "data"
+    metrics = cfg.metrics
+    if int(metrics.num_samples) < 2:
+        raise ConfigError(f"metrics.num_samples={metrics.num_samples} is invalid: use 2 or more (10000 is the norm)")
+    scores = instantiate(metrics.get("scores") or {})
+    device, batch_size = resolve_device(cfg.device), int(metrics.batch_size)
+    datamodule = load_datamodule(_dataset_config(cfg, run_cfg))
+    net = build_feature_net(instantiate(metrics.features), metrics.feature, datamodule.channels)
+    num_real = metrics.num_real or metrics.num_samples
+    real = real_features(datamodule, metrics.split, net, num_real, metrics.cache_dir, batch_size, device)
+    start = time.perf_counter()
+    images = render(generator, latents(metrics.num_samples, generator.nz, cfg.seed), batch_size, device)
+    fake, fake_logits = extract(net, images.split(batch_size), device)
+    log.info(f"features of {len(fake)} generated images in {time.perf_counter() - start:.1f}s")
+    result = {
+        "ckpt_path": str(cfg.ckpt_path),
+        "step": checkpoint.get("global_step"),
+        "generator": weights,
+        "dataset": datamodule.name,
+        "image_size": datamodule.image_size,
+        "split": metrics.split,
+        "feature": net.kind,
+        "feature_id": net.id,
+        "num_samples": len(fake),
+        "num_real": len(real),
+        "seed": int(cfg.seed),
+        "scores": compute_scores(scores, real, fake, fake_logits),
+    }
+    output = Path(cfg.get("output") or default_output(cfg.ckpt_path))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    what = f"{net.kind} features, {len(fake)} generated vs {len(real)} real {metrics.split} images of {datamodule.name}"
+    for name, value in result["scores"].items():
+        print(f"{name}: {value:.4f}  ({what})")
+    print(f"scores written to {output}")
+    return result

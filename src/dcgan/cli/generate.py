@@ -1,0 +1,147 @@
+"""``generate(cfg)``: samples, latent interpolations or the run pictures from a trained checkpoint."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image
+
+from dcgan.callbacks.pictures import RunPictures
+from dcgan.checkpoints import LoadedGenerator, load_generator
+from dcgan.cli.device import resolve_device
+from dcgan.errors import ConfigError
+from dcgan.images import grid_image, render, write_gif, write_run_pictures
+from dcgan.latents import interpolation_latents, latents, ping_pong
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("auto", "npz", "grid", "folder")
+GRID_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+DEFAULT_OUTPUT = {"samples": "samples.npz", "interpolate": "interpolation.png"}
+
+
+def output_kind(path: Path, fmt: str) -> tuple[str, Path]:
+    """(npz | grid | folder, the path to write) for an output path and ``format``."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"format={fmt!r} is not supported: use one of {', '.join(FORMATS)}")
+    if fmt == "auto":
+        suffix = path.suffix.lower()
+        fmt = "grid" if suffix in GRID_SUFFIXES else "npz"
+    if fmt == "npz" and path.suffix.lower() != ".npz":
+        path = path.with_name(path.name + ".npz")
+    elif fmt == "grid" and path.suffix.lower() not in GRID_SUFFIXES:
+        path = path.with_name(path.name + ".png")
+    return fmt, path
+
+
+def write_images(images: torch.Tensor, outputs: list[str], fmt: str, nrow: int) -> list[Path]:
+    """uint8 images (N, C, H, W) to each output: ``.npz`` (key ``images``), a grid picture, or a folder of
+    PNGs (``000000.png`` ...). Returns the paths written."""
+    written = []
+    for output in outputs:
+        kind, path = output_kind(Path(output), fmt)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "npz":
+            np.savez(path, images=images.numpy())
+        elif kind == "grid":
+            grid_image(images, nrow).save(path)
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            for i, image in enumerate(images.permute(0, 2, 3, 1).numpy()):
+                Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(path / f"{i:06d}.png")
+        written.append(path)
+    return written
+
+
+def _outputs(cfg: DictConfig) -> list[str]:
+    output = cfg.get("output") or DEFAULT_OUTPUT[cfg.mode]
+    return [str(output)] if isinstance(output, str | Path) else [str(o) for o in output]
+
+
+def generate_samples(cfg: DictConfig, loaded: LoadedGenerator) -> list[Path]:
+    if int(cfg.num_samples) < 1:
+        raise ConfigError(f"num_samples={cfg.num_samples} is invalid: use 1 or more")
+    start = time.perf_counter()
+    z = latents(cfg.num_samples, loaded.net.nz, cfg.seed, cfg.get("truncation"))
+    images = render(loaded.net, z, cfg.batch_size, resolve_device(cfg.device))
+    nrow = cfg.get("nrow") or math.ceil(math.sqrt(len(images)))
+    written = write_images(images, _outputs(cfg), cfg.format, nrow)
+    log.info(f"{len(images)} samples {tuple(images.shape[1:])} in {time.perf_counter() - start:.2f}s")
+    return written
+
+
+def generate_interpolation(cfg: DictConfig, loaded: LoadedGenerator) -> list[Path]:
+    spec = cfg.interpolation
+    ends = latents(2 * int(spec.rows), loaded.net.nz, cfg.seed, cfg.get("truncation"))
+    z = interpolation_latents(ends[0::2], ends[1::2], spec.steps, spec.method)
+    images = render(loaded.net, z, cfg.batch_size, resolve_device(cfg.device))
+    written = write_images(images, _outputs(cfg), cfg.format, nrow=int(spec.steps))
+    if spec.get("gif"):
+        rows = images.reshape(-1, int(spec.steps), *images.shape[1:])  # (rows, steps, C, H, W)
+        frames = [grid_image(rows[:, t], nrow=min(len(rows), 8)) for t in range(int(spec.steps))]
+        Path(spec.gif).parent.mkdir(parents=True, exist_ok=True)
+        write_gif(ping_pong(frames), spec.gif, spec.frame_ms, hold_last=1)
+        written.append(Path(spec.gif))
+    return written
+
+
+def _real_batch(config: DictConfig, n: int, seed: int) -> torch.Tensor | None:
+    try:
+        datamodule = instantiate(config.dataset)
+        datamodule.setup("fit")
+        torch.manual_seed(seed)  # the shuffle
+        batches, count = [], 0
+        for batch in datamodule.train_dataloader():
+            batches.append(batch[0] if isinstance(batch, (list, tuple)) else batch)
+            count += len(batches[-1])
+            if count >= n:
+                break
+    except Exception as error:  # the data may live elsewhere now: draw the rest anyway
+        log.warning(f"real_vs_fake.png skipped: cannot read the run's dataset ({' '.join(str(error).split())})")
+        return None
+    return torch.cat(batches)[:n] if batches else None
+
+
+@torch.inference_mode()
+def generate_pictures(cfg: DictConfig, loaded: LoadedGenerator) -> list[Path]:
+    """Re-draw a run's pictures from one of its checkpoints: the loss history stored in it, the grids in the
+    run's ``samples/`` folder, a real batch of the run's dataset beside G(fixed noise). Written into
+    ``output`` (default: the run folder of the checkpoint)."""
+    ckpt_path = Path(cfg.ckpt_path)
+    run_dir = ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else ckpt_path.parent
+    samples_dir = run_dir / "samples"
+    if not samples_dir.is_dir():
+        samples_dir = OmegaConf.select(loaded.config, "callbacks.samples.dirpath")
+    noise = loaded.checkpoint["state_dict"].get("fixed_noise")
+    fake = loaded.net.eval()(noise if noise is not None else torch.randn(64, loaded.net.nz))
+    real = _real_batch(loaded.config, len(fake), cfg.seed)
+    settings = OmegaConf.select(loaded.config, "callbacks.pictures")
+    if settings is None:
+        raise ConfigError(
+            f"ckpt_path={ckpt_path}: its run had no callbacks.pictures, so there are no pictures to re-draw"
+        )
+    out_dir = Path(cfg.output) if cfg.get("output") else run_dir
+    history = RunPictures.history_in(loaded.checkpoint)
+    written = write_run_pictures(out_dir, samples_dir, history, real, fake, settings.smoothing, settings.frame_ms)
+    return list(written.values())
+
+
+MODES = {"samples": generate_samples, "interpolate": generate_interpolation, "pictures": generate_pictures}
+
+
+def generate(cfg: DictConfig) -> list[Path]:
+    """Run ``cfg.mode`` (samples | interpolate | pictures) on ``cfg.ckpt_path``; returns the paths written."""
+    if cfg.mode not in MODES:
+        raise ConfigError(f"mode={cfg.mode!r} is not supported: use {', '.join(MODES)}")
+    loaded = load_generator(cfg.ckpt_path, cfg.get("weights_only", True))
+    written = MODES[cfg.mode](cfg, loaded)
+    for path in written:
+        log.info(f"wrote {path}")
+    return written

@@ -1,0 +1,102 @@
+"""``train(cfg)``: build everything from a composed Hydra config and fit."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from lightning.pytorch import Trainer
+from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator
+from lightning.pytorch.strategies import DDPStrategy
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
+from omegaconf import DictConfig, OmegaConf
+
+import dcgan.training.strategy  # noqa: F401  (registers the GAN DDP strategy as "ddp")
+from dcgan.checkpoints import AtomicCheckpointIO, check_compatible, resolve_ckpt_path
+from dcgan.errors import ConfigError
+from dcgan.loggers import build_loggers
+
+log = logging.getLogger(__name__)
+
+
+def _in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _instantiate_trainer(cfg: DictConfig, **kwargs) -> L.Trainer:
+    try:
+        return instantiate(cfg.trainer, plugins=[AtomicCheckpointIO()], **kwargs)
+    except Exception as error:  # Lightning's MisconfigurationException (e.g. more GPUs than exist)
+        cause = error.__cause__ or error
+        if isinstance(cause, (MisconfigurationException, ValueError)) and not isinstance(cause, ConfigError):
+            raise ConfigError(f"trainer: {' '.join(str(cause).split())}") from error
+        raise
+
+
+def check_hardware(trainer: Trainer, precision: str | int) -> None:
+    """Precision the hardware lacks, more CPU processes than cores: one clear error each."""
+    precision = str(precision)
+    if isinstance(trainer.accelerator, CPUAccelerator):
+        if precision.startswith("16"):
+            raise ConfigError(
+                f"trainer.precision={precision} needs a CUDA GPU (no fp16 autocast on CPU): use bf16-mixed or 32-true"
+            )
+        cores = os.cpu_count() or 1
+        if trainer.num_devices > cores:
+            raise ConfigError(
+                f"trainer.devices={trainer.num_devices} starts more CPU processes than this machine has cores "
+                f"({cores}): use trainer.devices<={cores}"
+            )
+    if isinstance(trainer.accelerator, CUDAAccelerator) and precision.startswith("bf16"):
+        if not torch.cuda.is_bf16_supported():
+            raise ConfigError(f"trainer.precision={precision}: this GPU has no bfloat16; use 16-mixed")
+
+
+def build_trainer(cfg: DictConfig) -> L.Trainer:
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    loggers = build_loggers(cfg) or False
+    trainer = _instantiate_trainer(cfg, callbacks=callbacks, logger=loggers)
+    check_hardware(trainer, cfg.trainer.precision)
+    strategy = trainer.strategy
+    if (
+        _in_multirun()
+        and isinstance(strategy, DDPStrategy)
+        and strategy._start_method == "popen"
+        and not strategy.cluster_environment.creates_processes_externally  # SLURM, torchrun start the ranks
+    ):
+        # Lightning's popen launcher re-runs sys.argv (with -m) in each child, so every rank would
+        # start the whole sweep (Lightning PR #15689); spawned workers stay inside this job.
+        log.info("Hydra multirun: starting DDP with trainer.strategy=ddp_spawn")
+        trainer = _instantiate_trainer(cfg, strategy="ddp_spawn", callbacks=callbacks, logger=loggers)
+    return trainer
+
+
+def _quiet_duplicate_logs() -> None:
+    # `import lightning` adds its own console handler; under Hydra the root logger already prints
+    # (and writes train.log), so every Lightning message would appear twice.
+    if logging.getLogger().hasHandlers():
+        logging.getLogger("lightning").handlers.clear()
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Train a GAN as ``cfg`` says; returns the last logged metrics (floats)."""
+    _quiet_duplicate_logs()
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.dataset)
+    model = instantiate(cfg.model)
+    # The resolved run config travels in every checkpoint (and to the loggers as the run's config):
+    # generate.py / evaluate.py rebuild the nets from it without repeating the training overrides.
+    model.save_hyperparameters(OmegaConf.to_container(cfg, resolve=True))
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.output_dir, cfg.paths.get("runs_dir", "outputs"))
+    if ckpt_path is not None:
+        check_compatible(ckpt_path, model)
+        log.info(f"Resuming from {ckpt_path}")
+    trainer = build_trainer(cfg)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    return {k: float(v) for k, v in trainer.callback_metrics.items()}

@@ -1,0 +1,252 @@
+"""The LightningModule: one generator, one discriminator, alternating manual Adam steps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import nn
+
+from dcgan.errors import ConfigError
+from dcgan.training.ema import ExponentialMovingAverage
+from dcgan.training.losses import NonSaturating, r1_penalty
+from dcgan.training.rng import collect_rng_states, set_rng_states
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+
+# Where each generator's weights sit in the module's state dict (the attributes below).
+WEIGHT_PREFIX = {"raw": "generator.", "ema": "generator_ema.module."}
+
+
+class DCGAN(LightningModule):
+    """Per batch: ``d_steps_per_g`` discriminator steps on real and detached fake images, then one
+    generator step on the last fake batch, as in the PyTorch DCGAN tutorial.
+
+    Options (all off by default): ``augment`` (a module applied to every D input, e.g. DiffAugment),
+    ``r1_gamma`` (R1 penalty weight), ``ema_decay`` / ``ema_start_step`` (an EMA copy of G that the
+    sample grids, generate.py and evaluate.py use), ``channels_last`` and ``compile`` (speed).
+    """
+
+    # Networks that GANDDPStrategy wraps in their own DistributedDataParallel.
+    ddp_net_names = ("generator", "discriminator")
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        optimizer_g: OptimizerFactory,
+        optimizer_d: OptimizerFactory,
+        loss: NonSaturating,
+        d_steps_per_g: int,
+        num_fixed_samples: int,
+        on_nonfinite: str,
+        augment: nn.Module | None,
+        r1_gamma: float,
+        ema_decay: float,
+        ema_start_step: int,
+        channels_last: bool,
+        compile: bool | dict,
+        prog_bar: bool,
+    ) -> None:
+        super().__init__()
+        _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma, ema_decay)
+        self.automatic_optimization = False
+        self.generator, self.discriminator = generator, discriminator
+        self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
+        self.loss = loss
+        self.augment = augment if augment is not None else nn.Identity()
+        self.d_steps_per_g, self.r1_gamma = int(d_steps_per_g), float(r1_gamma)
+        self.on_nonfinite, self.skipped_steps = on_nonfinite, 0
+        self.generator_ema = ExponentialMovingAverage(generator, ema_decay, ema_start_step) if ema_decay else None
+        self.channels_last, self.prog_bar = bool(channels_last), bool(prog_bar)
+        self.compile_options = (dict(compile) if isinstance(compile, Mapping) else {}) if compile else None
+        self.nz = generator.nz
+        # A buffer, so the sample grids of a resumed run continue the same latent points.
+        self.register_buffer("fixed_noise", torch.randn(num_fixed_samples, self.nz))
+        self.ddp_nets: dict[str, nn.Module] = {}
+        self._pending_rng: dict | None = None
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z)
+
+    def setup(self, stage: str) -> None:
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
+        if self.compile_options is not None and stage == "fit":
+            # Compile the nets, not the training step (toggle_optimizer breaks Dynamo, Lightning #21686).
+            # nn.Module.compile works in place: state_dict keys stay as they are.
+            self.generator.compile(**self.compile_options)
+            self.discriminator.compile(**self.compile_options)
+
+    def configure_optimizers(self):
+        return [
+            self.optimizer_g(self.generator.parameters()),
+            self.optimizer_d(self.discriminator.parameters()),
+        ]
+
+    def _ddp(self, name: str) -> nn.Module:
+        """The DDP wrapper of a net while training under GANDDPStrategy, else the net itself."""
+        wrapped = self.ddp_nets.get(name)
+        return getattr(self, name) if wrapped is None else wrapped
+
+    def noise(self, batch_size: int) -> torch.Tensor:
+        return torch.randn(batch_size, self.nz, device=self.device)
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        real = batch
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        opt_g, opt_d = self.optimizers()
+        if self.on_nonfinite == "skip":  # BatchNorm buffers to put back if a step is dropped
+            self._buffers_before = {id(net): [b.clone() for b in net.buffers()] for net in self.ddp_net_modules()}
+        for step in range(self.d_steps_per_g):
+            if step < self.d_steps_per_g - 1:
+                with torch.no_grad():
+                    fake = self.generator(self.noise(real.shape[0]))
+            else:
+                # The last fake batch keeps its graph for the generator step; made after the no-grad
+                # ones so that no BatchNorm buffer changes between this forward and its backward.
+                fake = self._ddp("generator")(self.noise(real.shape[0]))
+            stats = self._discriminator_step(opt_d, real, fake.detach())
+        stats.update(self._generator_step(opt_g, fake))
+        if self.generator_ema is not None:
+            self.generator_ema.update(self.generator, self.trainer.global_step, self.noise(real.shape[0]))
+        if self.on_nonfinite == "skip":
+            stats["train/skipped_steps"] = float(self.skipped_steps)
+        losses = {k: stats.pop(k) for k in ("train/loss_d", "train/loss_g")}
+        self.log_dict(losses, prog_bar=self.prog_bar, on_step=True, on_epoch=False, batch_size=real.shape[0])
+        # A logged "step" is the x-axis Lightning gives the loggers: trainer.global_step, as the sample grids
+        # and checkpoints use (else, under manual optimization, the batch count).
+        stats["step"] = float(self.trainer.global_step)
+        self.log_dict(stats, on_step=True, on_epoch=False, batch_size=real.shape[0])
+
+    def _discriminator_step(self, opt_d, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        net = self._ddp("discriminator")
+        stats = {}
+        # Real and fake go through D in separate batches (separate BatchNorm statistics, as in the
+        # tutorial), each forward followed by its backward; under DDP all but the last backward only
+        # accumulate locally and the last all-reduces the sum.
+        with net.no_sync() if hasattr(net, "no_sync") else nullcontext():
+            if self.r1_gamma:
+                real = real.detach().requires_grad_(True)
+            real_out = net(self.augment(real))
+            loss_real = self.loss.d_real(real_out)
+            if self.r1_gamma:
+                stats["train/r1"] = r1_penalty(real_out, real)
+                loss_real = loss_real + 0.5 * self.r1_gamma * stats["train/r1"]
+            self.manual_backward(loss_real)
+            penalty = self.loss.penalty(net, self.augment(real), self.augment(fake))
+            if penalty is not None:
+                stats["train/penalty"] = penalty
+                self.manual_backward(penalty)
+        fake_out = net(self.augment(fake))
+        loss_fake = self.loss.d_fake(fake_out)
+        self.manual_backward(loss_fake)
+        loss_d = loss_real + loss_fake + (penalty if penalty is not None else 0)
+        self._step(opt_d, loss_d, self.discriminator)
+        stats.update(
+            {
+                "train/loss_d": loss_d,
+                "train/d_real": self.loss.score(real_out.detach()).mean(),
+                "train/d_fake": self.loss.score(fake_out.detach()).mean(),
+            }
+        )
+        return {k: v.detach() for k, v in stats.items()}
+
+    def _generator_step(self, opt_g, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        # D is frozen (toggled) and called without its DDP wrapper: it only passes gradients to G.
+        with self.toggled_optimizer(opt_g):
+            out = self.discriminator(self.augment(fake))
+            loss_g = self.loss.g_loss(out)
+            self.manual_backward(loss_g)
+            self._step(opt_g, loss_g, self.generator)
+        return {"train/loss_g": loss_g.detach(), "train/d_fake_after": self.loss.score(out.detach()).mean()}
+
+    def ddp_net_modules(self) -> list[nn.Module]:
+        return [getattr(self, name) for name in self.ddp_net_names]
+
+    def _step(self, optimizer, loss: torch.Tensor, net: nn.Module) -> None:
+        # on_nonfinite=skip pays one host sync per step to drop the update of a non-finite loss (and the
+        # BatchNorm statistics its forward passes gathered); "stop" leaves the check to DivergenceGuard
+        # and the checkpoint callback (no per-step sync).
+        if self.on_nonfinite == "skip" and not bool(torch.isfinite(loss.detach())):
+            self.skipped_steps += 1
+            with torch.no_grad():
+                for buffer, saved in zip(net.buffers(), self._buffers_before[id(net)], strict=True):
+                    buffer.copy_(saved)
+        else:
+            optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["rng_states"] = collect_rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # Applied at the first resumed batch: building the dataloader iterators draws random numbers
+        # that an uninterrupted run drew long before.
+        self._pending_rng = checkpoint.get("rng_states")
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        if self._pending_rng is not None:
+            if self.trainer.world_size == 1:
+                set_rng_states(self._pending_rng)
+            else:  # the checkpoint holds rank 0's states: give every rank its own stream again
+                torch.manual_seed(torch.initial_seed() + self.global_rank + self.trainer.global_step)
+            self._pending_rng = None
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator that makes the pictures: the EMA copy when there is one."""
+        return self.generator if self.generator_ema is None else self.generator_ema.module
+
+    def sampling_state_dict(self) -> dict[str, torch.Tensor]:
+        """The sampling generator's weights (on CPU) under their names in this module's state dict."""
+        prefix = WEIGHT_PREFIX["raw" if self.generator_ema is None else "ema"]
+        return {f"{prefix}{k}": v.detach().cpu() for k, v in self.sampling_generator.state_dict().items()}
+
+    @staticmethod
+    def generator_weights(state_dict: Mapping[str, torch.Tensor], use_ema: bool = True) -> tuple[dict, str]:
+        """(G's weights as ``generator.state_dict()`` names them, which: ``ema`` or ``raw``) from a state dict
+        of this module (a checkpoint, or ``sampling_state_dict``): the EMA copy where there is one and
+        ``use_ema``, else the trained generator."""
+        for which in ("ema", "raw") if use_ema else ("raw",):
+            prefix = WEIGHT_PREFIX[which]
+            weights = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+            if weights:
+                return weights, which
+        return {}, "raw"
+
+    @torch.no_grad()
+    def sample(self, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [-1, 1] for ``noise`` (default: the fixed noise), G (or its EMA) in eval mode."""
+        noise = self.fixed_noise if noise is None else noise
+        net = self.sampling_generator
+        was_training = net.training
+        net.eval()
+        try:
+            return net(noise.to(self.device)).float()
+        finally:
+            net.train(was_training)
+
+
+def _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma, ema_decay):
+    if int(d_steps_per_g) < 1:
+        raise ConfigError(f"model.d_steps_per_g={d_steps_per_g} is invalid: use an integer >= 1")
+    if (generator.image_size, generator.channels) != (discriminator.image_size, discriminator.channels):
+        raise ConfigError(
+            f"generator makes {generator.channels}x{generator.image_size}px images but the discriminator "
+            f"expects {discriminator.channels}x{discriminator.image_size}px: set both from dataset.*"
+        )
+    if on_nonfinite not in ("stop", "skip"):
+        raise ConfigError(f"model.on_nonfinite={on_nonfinite!r} is invalid: use 'stop' or 'skip'")
+    if float(r1_gamma) < 0:
+        raise ConfigError(f"model.r1_gamma={r1_gamma} is invalid: use 0 (off) or a positive weight")
+    if not 0 <= float(ema_decay) < 1:
+        raise ConfigError(f"model.ema_decay={ema_decay} is invalid: use 0 (off) or 0 < decay < 1")
+    for key, factory, net in (("optimizer_g", optimizer_g, generator), ("optimizer_d", optimizer_d, discriminator)):
+        try:  # build once now, so a bad lr or beta stops the run before the Trainer starts
+            factory(net.parameters())
+        except (ValueError, TypeError, RuntimeError) as error:
+            raise ConfigError(f"{key}: {error} (fix {key}.* in the config)") from None

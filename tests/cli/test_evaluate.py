@@ -1,0 +1,88 @@
+"""evaluate.py: scores of a checkpoint against its dataset, with cached real statistics."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from dcgan.cli.evaluate import evaluate
+from dcgan.cli.train import train
+from dcgan.errors import ConfigError
+from tests.conftest import SMALL
+from tests.helpers import ROOT, subprocess_env
+
+
+def test_evaluate_py_prints_and_saves_scores(tiny_checkpoint, tmp_path, data_dir, classifier_file):
+    output = tmp_path / "scores.json"
+    args = [
+        f"ckpt_path={tiny_checkpoint}", "metrics=[fid,kid,is]", f"output={output}", f"paths.data_dir={data_dir}",
+        f"metrics.classifier={classifier_file}", f"metrics.cache_dir={tmp_path / 'cache'}", "dataset.num_workers=0",
+        *SMALL, "metrics.scores.kid.subsets=5", "metrics.scores.kid.subset_size=16",
+    ]  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "evaluate.py"), *args],
+        cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(output.read_text())
+    assert set(result["scores"]) == {"fid", "kid_mean", "kid_std", "is_mean", "is_std"}
+    assert all(math.isfinite(v) for v in result["scores"].values())
+    assert result["scores"]["fid"] > 0 and result["scores"]["is_mean"] >= 1.0
+    assert (result["feature"], result["dataset"], result["split"], result["generator"]) == (
+        "domain",
+        "fashion_mnist",
+        "train",
+        "raw",
+    )
+    assert (result["num_samples"], result["num_real"], result["step"]) == (48, 48, 4)
+    assert f"fid: {result['scores']['fid']:.4f}" in proc.stdout
+
+
+def test_evaluate_caches_real_statistics_per_split(tiny_checkpoint, evaluate_cfg, tmp_path):
+    first = evaluate(evaluate_cfg(f"ckpt_path={tiny_checkpoint}"))
+    cache = sorted(p.name for p in (tmp_path / "cache").glob("real_*.pt"))
+    assert len(cache) == 1 and "fashion_mnist_train_1x32_domain-" in cache[0]
+    again = evaluate(evaluate_cfg(f"ckpt_path={tiny_checkpoint}"))
+    assert again["scores"] == first["scores"]  # same latents, same cached real features
+    assert (tiny_checkpoint.parent / "last.scores.json").is_file()  # the default output
+    test_split = evaluate(evaluate_cfg(f"ckpt_path={tiny_checkpoint}", "metrics.split=test"))
+    assert test_split["num_real"] == 16  # the fixture's whole test split
+    assert len(list((tmp_path / "cache").glob("real_*_test_*.pt"))) == 1
+    assert test_split["scores"]["fid"] != first["scores"]["fid"]
+
+
+def test_evaluate_inception_offline_is_a_config_error(tiny_checkpoint, evaluate_cfg, tmp_path, monkeypatch):
+    from dcgan.metrics import inception
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(inception, "_download", lambda destination: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(ConfigError, match="metrics.inception_weights=PATH, or use metrics.feature=domain"):
+        evaluate(evaluate_cfg(f"ckpt_path={tiny_checkpoint}", "metrics.feature=inception"))
+
+
+@pytest.mark.slow  # an Inception forward is seconds per image on a CPU
+def test_evaluate_with_inception_from_a_local_file(tiny_checkpoint, evaluate_cfg, inception_file):
+    overrides = ["metrics.feature=inception", f"metrics.inception_weights={inception_file}", "metrics.num_samples=3"]
+    result = evaluate(evaluate_cfg(f"ckpt_path={tiny_checkpoint}", "metrics=[fid,is]", *overrides))
+    assert result["feature"] == "inception" and result["feature_id"] == "inception-2015-12-05"
+    assert result["num_samples"] == 3 and math.isfinite(result["scores"]["fid"])
+
+
+def test_evaluate_bad_settings_are_config_errors(tiny_checkpoint, evaluate_cfg):
+    with pytest.raises(ConfigError, match="metrics.split=valid is invalid for fashion_mnist"):
+        evaluate(evaluate_cfg(f"ckpt_path={tiny_checkpoint}", "metrics.split=valid"))
+    with pytest.raises(ConfigError, match="metrics.num_samples=1 is invalid"):
+        evaluate(evaluate_cfg(f"ckpt_path={tiny_checkpoint}", "metrics.num_samples=1"))
+
+
+def test_evaluate_scores_the_ema_generator(compose_cfg, evaluate_cfg, tmp_path):
+    train(compose_cfg("trainer.max_steps=4", "ema=on", "model.ema_start_step=0", "model.ema_decay=0.5"))
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    ema = evaluate(evaluate_cfg(f"ckpt_path={checkpoint}"))
+    raw = evaluate(evaluate_cfg(f"ckpt_path={checkpoint}", "use_ema=false"))
+    assert (ema["generator"], raw["generator"]) == ("ema", "raw")
+    assert ema["scores"]["fid"] != raw["scores"]["fid"]

@@ -1,0 +1,211 @@
+"""train.py end to end: through Hydra's compose API and as a user runs it (subprocess)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from dcgan.cli.train import train
+from dcgan.config import compose
+from tests.conftest import FAST
+from tests.helpers import (
+    DATASETS,
+    ROOT,
+    assert_same_tensors,
+    dataset_overrides,
+    one_error_line,
+    read_ckpt,
+    run_script,
+    subprocess_env,
+)
+
+
+@pytest.mark.parametrize("generator", ["transposed", "upsample"])
+@pytest.mark.parametrize("discriminator", ["dcgan", "cblock"])
+def test_train_end_to_end(compose_cfg, tmp_path, generator, discriminator):
+    cfg = compose_cfg(f"generator={generator}", f"discriminator={discriminator}", "trainer.max_steps=8")
+    metrics = train(cfg)
+    run = tmp_path / "run"
+    assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
+    ckpt = read_ckpt(run / "checkpoints" / "last.ckpt")
+    assert ckpt["global_step"] == 8
+    assert len(ckpt["optimizer_states"]) == 2
+    assert ckpt["state_dict"]["fixed_noise"].shape == (64, 100)
+    assert not any(k.startswith(("generator.module", "discriminator.module")) for k in ckpt["state_dict"])
+    grids = sorted(p.name for p in (run / "samples").glob("*.png"))
+    assert grids == ["step_0000000.png", "step_0000004.png", "step_0000008.png"]
+    with Image.open(run / "samples" / "step_0000008.png") as grid:
+        # 64 samples of 32x32 in an 8x8 grid with make_grid's 2px padding
+        assert grid.size == (8 * 34 + 2, 8 * 34 + 2)
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed"])
+def test_mixed_precision_on_cpu(compose_cfg, precision):
+    metrics = train(compose_cfg(f"trainer.precision={precision}", "trainer.max_steps=4"))
+    assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
+
+
+OPTIONS = [
+    ["loss=hinge"],
+    ["loss=lsgan"],
+    ["experiment=wgan_gp"],
+    ["ema=on", "model.ema_start_step=2"],
+    ["augment=diffaugment"],
+    ["regularizer=r1"],
+    ["spectral_norm=on"],
+    ["ttur=on"],
+    ["loss=hinge", "spectral_norm=on", "regularizer=r1", "augment=diffaugment", "ema=on", "ttur=on"],
+]
+
+
+@pytest.mark.parametrize("overrides", OPTIONS, ids=lambda o: ",".join(o))
+def test_each_option_trains_without_nan(compose_cfg, tmp_path, overrides):
+    metrics = train(compose_cfg(*overrides, "trainer.max_steps=12"))
+    for key in ("train/loss_d", "train/loss_g", "train/d_real", "train/d_fake"):
+        assert math.isfinite(metrics[key]), key
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    weights = ckpt["state_dict"]
+    assert all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
+    if "ema=on" in overrides:
+        assert any(k.startswith("generator_ema.module.") for k in weights)
+    if "spectral_norm=on" in overrides:
+        assert any("parametrizations.weight.original" in k for k in weights if k.startswith("discriminator."))
+    if "regularizer=r1" in overrides:
+        assert metrics["train/r1"] > 0
+    if "experiment=wgan_gp" in overrides:
+        assert metrics["train/penalty"] >= 0
+        assert not any("running_mean" in k for k in weights if k.startswith("discriminator."))  # no BatchNorm
+
+
+def test_train_py_subprocess_writes_checkpoint_and_samples(tmp_path, data_dir):
+    run_dir = tmp_path / "run"
+    proc = run_script(
+        "train.py", *FAST, f"paths.data_dir={data_dir}", "trainer.max_steps=6", f"hydra.run.dir={run_dir}", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert (run_dir / "samples" / "step_0000006.png").is_file()
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert "Run summary: 3 iterations (6 optimizer steps)" in proc.stdout + proc.stderr
+
+
+def test_bad_config_value_is_one_line_error(tmp_path, data_dir):
+    args = [*FAST, f"paths.data_dir={data_dir}", "dataset.image_size=30", f"hydra.run.dir={tmp_path}"]
+    proc = run_script("train.py", *args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "dataset.image_size=30" in one_error_line(proc)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("optimizer_g.lr=-0.001", "optimizer_g: Invalid learning rate"),
+        ("optimizer_d.betas=[0.5,1.5]", "optimizer_d: Invalid beta"),
+        ("dataset.batch_size=0", "dataset.batch_size=0"),
+        ("trainer.devices=64", "trainer.devices=64"),
+        ("trainer.precision=16-mixed", "trainer.precision=16-mixed needs a CUDA GPU"),
+        ("trainer.accelerator=gpu", "trainer:"),
+        ("model.on_nonfinite=ignore", "model.on_nonfinite"),
+    ],
+)
+def test_bad_values_stop_before_training_with_one_line(tmp_path, data_dir, override, expected):
+    args = [*FAST, f"paths.data_dir={data_dir}", f"hydra.run.dir={tmp_path / 'run'}", override]
+    proc = run_script("train.py", *args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert expected in one_error_line(proc)
+    assert not (tmp_path / "run" / "checkpoints").exists()  # nothing trained
+
+
+def test_unknown_key_is_refused(tmp_path, data_dir):
+    proc = run_script("train.py", *FAST, f"paths.data_dir={data_dir}", "trainer.max_stepz=3", cwd=tmp_path)
+    assert proc.returncode != 0 and "max_stepz" in proc.stderr
+
+
+def test_train_py_stops_with_one_line_before_the_trainer(tmp_path):
+    args = [*FAST, "dataset=cifar10", f"paths.data_dir={tmp_path / 'empty'}", f"hydra.run.dir={tmp_path / 'run'}"]
+    proc = run_script("train.py", *args, cwd=tmp_path)
+    assert proc.returncode == 2
+    error = one_error_line(proc)
+    assert "CIFAR-10 not found" in error and str(tmp_path / "empty") in error
+    assert "GPU available" not in proc.stdout + proc.stderr  # the Trainer never started
+
+
+def test_deterministic_runs_give_identical_weights(compose_cfg, tmp_path):
+    train(compose_cfg("deterministic=true", "trainer.max_steps=6"))
+    first = read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")["state_dict"]
+    (tmp_path / "run").rename(tmp_path / "first")
+    train(compose_cfg("deterministic=true", "trainer.max_steps=6"))
+    second = read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")["state_dict"]
+    assert_same_tensors(first, second)
+
+
+def test_a_rerun_into_the_same_folder_overwrites_last_ckpt(compose_cfg, tmp_path):
+    train(compose_cfg("trainer.max_steps=2"))
+    train(compose_cfg("trainer.max_steps=4"))  # a new run (no ckpt_path) into the same run folder
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.glob("last*")) == ["last.ckpt"]
+    assert read_ckpt(checkpoints / "last.ckpt")["global_step"] == 4
+
+
+@pytest.mark.slow  # the model batches above cover each dataset; the experiments train on most of them
+@pytest.mark.parametrize("name", DATASETS)
+def test_train_runs_on_every_dataset(compose_cfg, fixture_root, tmp_path, name):
+    metrics = train(compose_cfg(*dataset_overrides(name, fixture_root), "trainer.max_steps=4", "trainer.max_epochs=4"))
+    assert metrics and all(np.isfinite(v) for v in metrics.values())
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == 4
+
+
+def test_multirun_two_jobs(tmp_path, data_dir):
+    sweep = tmp_path / "sweep"
+    args = ["-m", *FAST, f"paths.data_dir={data_dir}", "trainer.max_steps=2", "optimizer_d.lr=1e-4,2e-4"]
+    proc = run_script("train.py", *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for job in ("0", "1"):
+        assert (sweep / job / "checkpoints" / "last.ckpt").is_file()
+    lrs = sorted(read_ckpt(sweep / j / "checkpoints" / "last.ckpt")["optimizer_states"][1]["param_groups"][0]["lr"]
+                 for j in ("0", "1"))  # fmt: skip
+    assert lrs == [1e-4, 2e-4]
+
+
+@pytest.mark.slow
+def test_multirun_with_ddp_uses_spawn(tmp_path, data_dir):
+    sweep = tmp_path / "sweep"
+    args = ["-m", *FAST, f"paths.data_dir={data_dir}", "trainer.max_steps=2", "trainer.accelerator=cpu",
+            "trainer.devices=2", "seed=1,2"]  # fmt: skip
+    proc = run_script("train.py", *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ddp_spawn" in proc.stdout + proc.stderr
+    for job in ("0", "1"):
+        assert read_ckpt(sweep / job / "checkpoints" / "last.ckpt")["global_step"] == 2
+
+
+def test_slurm_launcher_starts_one_task_per_gpu():
+    overrides = ["hydra/launcher=slurm", "trainer=gpu", "trainer.devices=4", "trainer.num_nodes=2", "ckpt_path=auto"]
+    cfg = compose("train", overrides, hydra_node=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (2, 4, 4)
+    assert launcher.max_num_timeout > 0 and launcher.signal_delay_s > 0
+
+
+def test_tiny_optuna_search_runs_trials_and_reports_the_best(tmp_path, data_dir):
+    sweep = tmp_path / "sweep"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "-m", "hparams_search=optuna", *FAST, f"paths.data_dir={data_dir}",
+         "trainer.max_steps=4", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=2",
+         "optimized_metric=train/loss_g", f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert math.isfinite(result["best_value"])
+    assert {"optimizer_g.lr", "loss"} <= set(result["best_params"])
+    assert sorted(p.name for p in sweep.iterdir() if p.name.isdigit()) == ["0", "1"]

@@ -1,0 +1,172 @@
+"""Checkpoints: loading a generator from a file alone, exact resume, atomic saves, refusals."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import time
+
+import pytest
+import torch
+
+from dcgan.checkpoints import AtomicCheckpointIO, load_generator, resolve_ckpt_path
+from dcgan.cli.train import train
+from dcgan.errors import ConfigError
+from dcgan.latents import latents
+from tests.conftest import FAST
+from tests.helpers import assert_same_tensors, command, read_ckpt, subprocess_env, wait_for
+
+LONG = ["trainer.max_epochs=-1", "seed=7"]
+
+
+def test_checkpoint_loads_without_training_overrides(run_dir):
+    generator, config, checkpoint, weights = load_generator(run_dir / "checkpoints" / "last.ckpt")
+    assert type(generator).__name__ == "TransposedGenerator" and generator.ngf == 8 and not generator.training
+    assert weights == "raw"  # no EMA in this run
+    assert torch.equal(generator.net[0][0].weight, checkpoint["state_dict"]["generator.net.0.0.weight"])
+    exported, *_ = load_generator(run_dir / "generator.pt")  # the export at the end of training
+    z = latents(4, generator.nz, seed=0)
+    with torch.no_grad():
+        torch.testing.assert_close(exported(z), generator(z))
+    assert config.dataset.image_size == 32
+
+
+def test_bad_checkpoints_are_one_config_error(run_dir, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a checkpoint")
+    with pytest.raises(ConfigError, match="is not a PyTorch checkpoint"):
+        load_generator(text)
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "hyper_parameters": {"lr": 0.1}}, tmp_path / "other.ckpt")
+    with pytest.raises(ConfigError, match="is not a DCGAN checkpoint"):
+        load_generator(tmp_path / "other.ckpt")
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    stored = checkpoint["hyper_parameters"]["model"]["generator"]
+    stored.update(_target_="dcgan.models.UpsampleGenerator", mode="nearest", projection="linear")
+    torch.save(checkpoint, tmp_path / "mismatch.ckpt")
+    with pytest.raises(ConfigError, match=r"do not fit the stored architecture \(UpsampleGenerator\)"):
+        load_generator(tmp_path / "mismatch.ckpt")
+    torch.save({"state_dict": {}, "hyper_parameters": argparse.Namespace(lr=0.1)}, tmp_path / "obj.ckpt")
+    with pytest.raises(ConfigError, match="weights_only=false"):
+        load_generator(tmp_path / "obj.ckpt")
+    with pytest.raises(ConfigError, match="no such file"):
+        load_generator(tmp_path / "missing.ckpt")
+
+
+def test_generate_and_evaluate_load_the_ema_generator(compose_cfg, tmp_path):
+    from dcgan.checkpoints import load_generator
+
+    train(compose_cfg("ema=on", "model.ema_start_step=0", "trainer.max_steps=6"))
+    path = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    key = next(k for k in state if k.startswith("generator.") and k.endswith("weight"))
+    ema_key = "generator_ema.module." + key[len("generator.") :]
+    assert not torch.equal(state[key], state[ema_key])
+    ema_g, _, _, which = load_generator(path)
+    raw_g, _, _, raw = load_generator(path, use_ema=False)
+    assert (which, raw) == ("ema", "raw")
+    assert torch.equal(ema_g.state_dict()[key[len("generator.") :]], state[ema_key])
+    assert torch.equal(raw_g.state_dict()[key[len("generator.") :]], state[key])
+    exported = read_ckpt(tmp_path / "run" / "generator.pt")["state_dict"]  # the EMA generator, under its name
+    assert torch.equal(exported[ema_key], state[ema_key]) and key not in exported
+    assert load_generator(tmp_path / "run" / "generator.pt").weights == "ema"
+
+
+def test_resume_continues_the_step_count(compose_cfg, tmp_path):
+    train(compose_cfg("trainer.max_steps=4"))
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    first = read_ckpt(last)
+    assert first["global_step"] == 4
+    train(compose_cfg("trainer.max_steps=8", f"ckpt_path={last}"))
+    resumed = read_ckpt(last)
+    assert resumed["global_step"] == 8
+    assert torch.equal(resumed["state_dict"]["fixed_noise"], first["state_dict"]["fixed_noise"])
+    assert not torch.equal(
+        resumed["state_dict"]["generator.net.0.0.weight"], first["state_dict"]["generator.net.0.0.weight"]
+    )
+    assert (tmp_path / "run" / "samples" / "step_0000008.png").exists()
+
+
+def test_resume_is_bit_identical_to_an_uninterrupted_run(compose_cfg, tmp_path):
+    # 96 fixture images / batch 16 = 6 batches = 12 global steps per epoch: stop mid-epoch (step 8),
+    # resume across the epoch boundary to step 20.
+    train(compose_cfg(*LONG, "trainer.max_steps=20"))
+    straight = read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    (tmp_path / "run").rename(tmp_path / "straight")
+    train(compose_cfg(*LONG, "trainer.max_steps=8"))
+    assert read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")["global_step"] == 8
+    train(compose_cfg(*LONG, "trainer.max_steps=20", "ckpt_path=last"))
+    resumed = read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert resumed["global_step"] == straight["global_step"] == 20
+    assert_same_tensors(straight["state_dict"], resumed["state_dict"], "state_dict")
+    assert_same_tensors(straight["optimizer_states"], resumed["optimizer_states"], "optimizer_states")
+
+
+def test_ckpt_path_last_prefers_the_run_folder_then_the_newest(tmp_path):
+    runs = tmp_path / "outputs"
+    for name in ("a", "b"):
+        (runs / name / "checkpoints").mkdir(parents=True)
+        (runs / name / "checkpoints" / "last.ckpt").write_bytes(b"x")
+        time.sleep(0.01)
+    assert resolve_ckpt_path("last", runs / "a", runs) == str(runs / "a" / "checkpoints" / "last.ckpt")
+    assert resolve_ckpt_path("last", tmp_path / "new", runs) == str(runs / "b" / "checkpoints" / "last.ckpt")
+    with pytest.raises(ConfigError, match="ckpt_path=last"):
+        resolve_ckpt_path("last", tmp_path / "new", tmp_path / "nothing")
+    with pytest.raises(ConfigError, match="does not exist"):
+        resolve_ckpt_path(str(tmp_path / "missing.ckpt"), tmp_path, runs)
+
+
+def test_atomic_save_keeps_the_old_file_when_a_write_dies(tmp_path, monkeypatch):
+    io = AtomicCheckpointIO()
+    target = tmp_path / "last.ckpt"
+    io.save_checkpoint({"step": torch.tensor(1)}, target)
+
+    def dying_save(obj, f):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt  # the process dies in the middle of the write
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"step": torch.tensor(2)}, target)
+    monkeypatch.undo()
+    assert torch.load(target, weights_only=True)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+@pytest.mark.slow
+def test_kill_9_during_saves_never_corrupts_last_ckpt(tmp_path, data_dir):
+    run = tmp_path / "run"
+    args = [f"paths.data_dir={data_dir}", f"hydra.run.dir={run}", *LONG, "trainer.max_steps=100000",
+            "callbacks.model_checkpoint.every_n_train_steps=2", "callbacks.samples.every_n_steps=1000"]  # fmt: skip
+    last = run / "checkpoints" / "last.ckpt"
+    for attempt in range(4):
+        resume = ["ckpt_path=last"] if last.exists() else []
+        proc = subprocess.Popen(command("train.py", *FAST, *args, *resume), cwd=tmp_path, env=subprocess_env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        wait_for(last, proc)
+        time.sleep(0.3 + 0.37 * attempt)  # land somewhere in a stream of saves every 2 steps
+        proc.kill()
+        proc.wait()
+        step = read_ckpt(last)["global_step"]  # loads: never a torn file
+        assert step > 0
+
+
+def test_checkpoint_of_another_architecture_is_a_clear_error(compose_cfg, tmp_path):
+    train(compose_cfg("trainer.max_steps=2"))
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    with pytest.raises(ConfigError, match="another architecture.*generator.*is \\("):
+        train(compose_cfg("trainer.max_steps=4", "generator.ngf=16", f"ckpt_path={last}"))
+
+
+def test_a_checkpoint_cannot_run_code_when_loaded(compose_cfg, tmp_path):
+    evil = tmp_path / "evil.ckpt"
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    torch.save({"state_dict": {}, "x": Payload()}, evil)
+    with pytest.raises(ConfigError, match="weights-only load refuses"):
+        train(compose_cfg("trainer.max_steps=2", f"ckpt_path={evil}"))
+    assert not marker.exists()

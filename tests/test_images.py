@@ -1,0 +1,38 @@
+"""Pictures as files: smoothed loss curves, the progress GIF."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from dcgan.images import evenly_spaced, smooth, write_loss_plot, write_progress_gif
+from tests.helpers import image_info
+
+
+def test_smoothing():
+    values = np.array([1.0, 1.0, 5.0, 5.0])
+    np.testing.assert_allclose(smooth(np.full(5, 3.0), 0.9), 3.0)  # no start-up bias towards 0
+    np.testing.assert_allclose(smooth(values, 0.0), values)
+    smoothed = smooth(values, 0.5)
+    assert smoothed[0] == 1.0 and 1.0 < smoothed[2] < smoothed[3] < 5.0
+
+
+def test_progress_gif_keeps_first_and_last_frames(tmp_path):
+    for step, shade in ((0, 0), (4, 100), (8, 200), (12, 255)):
+        Image.new("RGB", (10, 6), (shade,) * 3).save(tmp_path / f"step_{step:07d}.png")
+    assert write_progress_gif(tmp_path, tmp_path / "all.gif", 200) == 4
+    assert write_progress_gif(tmp_path, tmp_path / "three.gif", 200, max_frames=3) == 3
+    with Image.open(tmp_path / "three.gif") as gif:
+        assert gif.size == (10, 6)
+        shades = [gif.seek(i) or gif.convert("L").getpixel((0, 0)) for i in range(gif.n_frames)]
+    assert shades[0] == 0 and shades[-1] == 255
+    assert evenly_spaced(list(range(10)), 4) == [0, 3, 6, 9]
+    assert write_progress_gif(tmp_path / "none", tmp_path / "empty.gif", 200) == 0
+    assert not (tmp_path / "empty.gif").exists()
+
+
+def test_loss_plot_needs_history(tmp_path):
+    assert not write_loss_plot({"step": np.array([])}, tmp_path / "empty.png", 0.9)
+    history = {"step": np.arange(1, 4.0), "train/loss_d": np.ones(3), "train/loss_g": np.ones(3)}
+    assert write_loss_plot(history, tmp_path / "losses.png", 0.9)
+    assert image_info(tmp_path / "losses.png")[0] == (600, 400)  # one panel: no D(x) history given
