@@ -172,7 +172,8 @@ def read_ckpt(path) -> dict:
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     """Environment for `python train.py` subprocesses: tests importable, offline, quiet."""
-    return dict(os.environ, PYTHONPATH=str(ROOT), WANDB_MODE="offline", WANDB_SILENT="true", MPLBACKEND="Agg", **extra)
+    path = os.pathsep.join([str(ROOT / "src"), str(ROOT)])  # this checkout's package first, then tests
+    return dict(os.environ, PYTHONPATH=path, WANDB_MODE="offline", WANDB_SILENT="true", MPLBACKEND="Agg", **extra)
 
 
 def command(script: str, *args) -> list[str]:
