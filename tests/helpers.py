@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch import Callback
@@ -244,3 +245,9 @@ def build(option: str, **values):
         return instantiate(node, **values)
     except Exception as error:  # the ConfigError a user would see, not Hydra's wrapper
         raise find_user_error(error) or error from None
+
+
+def has_text(picture, box) -> bool:
+    """Whether the ``box`` (left, top, right, bottom) of a picture holds dark strokes on white: a title."""
+    pixels = np.asarray(picture.convert("L").crop(box))
+    return bool((pixels < 100).mean() > 0.01 and (pixels == 255).mean() > 0.5)

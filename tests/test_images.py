@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PIL import Image
 
-from dcgan.images import evenly_spaced, smooth, write_loss_plot, write_progress_gif
-from tests.helpers import image_info
+from dcgan.callbacks.pictures import HISTORY_KEYS
+from dcgan.images import (
+    TITLE_PX,
+    evenly_spaced,
+    grid_image,
+    loss_figure,
+    real_vs_fake,
+    sample_grid,
+    smooth,
+    to_uint8,
+    write_loss_plot,
+    write_progress_gif,
+)
+from tests.helpers import has_text, image_info
 
 
 def test_smoothing():
@@ -32,7 +45,36 @@ def test_progress_gif_keeps_first_and_last_frames(tmp_path):
 
 
 def test_loss_plot_needs_history(tmp_path):
-    assert not write_loss_plot({"step": np.array([])}, tmp_path / "empty.png", 0.9)
-    history = {"step": np.arange(1, 4.0), "train/loss_d": np.ones(3), "train/loss_g": np.ones(3)}
+    assert not write_loss_plot({"iteration": np.array([])}, tmp_path / "empty.png", 0.9)
+    history = {"iteration": np.arange(1, 4.0), "train/loss_d": np.ones(3), "train/loss_g": np.ones(3)}
     assert write_loss_plot(history, tmp_path / "losses.png", 0.9)
     assert image_info(tmp_path / "losses.png")[0] == (600, 400)  # one panel: no D(x) history given
+
+
+def test_loss_curves_run_over_iterations_with_labelled_axes():
+    history = {"iteration": np.arange(1, 5.0), **{key: np.linspace(0, 1, 4) for key in HISTORY_KEYS}}
+    fig = loss_figure(history, 0.0)
+    for ax, ylabel in zip(fig.axes, ("loss", "mean D output (batch)"), strict=True):
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("iteration", ylabel)
+        assert all(list(line.get_xdata()) == [1, 2, 3, 4] for line in ax.get_lines())
+    assert [ax.get_legend_handles_labels()[1] for ax in fig.axes] == [["D loss", "G loss"], ["D(x)", "D(G(z))"]]
+
+
+def test_titles_and_headings_are_drawn_on_the_pictures():
+    images = torch.rand(16, 1, 16, 16) * 2 - 1
+    grid = sample_grid(images, 8, iteration=7)
+    assert grid.size == (8 * 18 + 2, 2 * 18 + 2 + TITLE_PX + 8)
+    assert has_text(grid, (0, 0, grid.width, TITLE_PX + 8))
+    np.testing.assert_array_equal(np.asarray(grid)[TITLE_PX + 8 :], np.asarray(grid_image(to_uint8(images), 8)))
+    assert (
+        np.asarray(sample_grid(images, 8, iteration=8))[: TITLE_PX + 8].tobytes()
+        != np.asarray(grid)[: TITLE_PX + 8].tobytes()
+    )
+    picture = real_vs_fake(torch.full((16, 1, 16, 16), -1.0), torch.ones(16, 1, 16, 16), nrow=8)
+    half = grid.width
+    assert picture.size == (2 * half + 8, grid.height)
+    assert has_text(picture, (0, 0, half, TITLE_PX + 8)) and has_text(
+        picture, (half + 8, 0, picture.width, TITLE_PX + 8)
+    )
+    pixels = np.asarray(picture.convert("L"))[TITLE_PX + 8 :]
+    assert pixels[2:8, 2:8].max() == 0 and pixels[2:8, half + 10 : half + 16].min() == 255  # black real, white fake

@@ -9,6 +9,7 @@ import struct
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -17,6 +18,7 @@ from PIL import Image
 
 from dcgan.cli.train import train
 from dcgan.config import compose
+from dcgan.images import TITLE_PX
 from dcgan.loggers import WandbLogger, build_loggers, multirun_group
 from tests.conftest import FAST
 from tests.helpers import run_script, subprocess_env
@@ -106,10 +108,20 @@ def test_offline_wandb_run_holds_scalars_images_config_and_artifact(compose_cfg,
         assert steps_with(run["history"], key) == [2, 4, 6, 8], key
     assert steps_with(run["history"], "samples") == [0, 4, 8]
     assert steps_with(run["history"], "real_vs_fake") == [8]
-    images = sorted((runs[0] / "files" / "media" / "images").glob("samples_*.png"))
-    assert len(images) == 3
-    with Image.open(images[-1]) as grid:
-        assert grid.size == (8 * 34 + 2, 8 * 34 + 2)
+    # the logged pictures are the run folder's, pixel for pixel: not black, not flat (wandb's Image casts
+    # float tensors to uint8 without scaling, so [0, 1] floats would arrive black)
+    media = runs[0] / "files" / "media" / "images"
+    logged = sorted(media.glob("samples_*.png"), key=lambda p: int(p.name.split("_")[1]))
+    assert len(logged) == 3
+    for path, step in zip(logged, (0, 4, 8), strict=True):
+        ours = np.asarray(Image.open(tmp_path / "run" / "samples" / f"step_{step:07d}.png").convert("RGB"))
+        theirs = np.asarray(Image.open(path).convert("RGB"))
+        np.testing.assert_array_equal(theirs, ours)
+        assert theirs.max() == 255 and theirs.std() > 10
+    (logged_rvf,) = media.glob("real_vs_fake_*.png")
+    rvf = np.asarray(Image.open(logged_rvf).convert("RGB"))
+    np.testing.assert_array_equal(rvf, np.asarray(Image.open(tmp_path / "run" / "real_vs_fake.png").convert("RGB")))
+    assert rvf.std() > 10
     assert run["artifacts"] == [(f"generator-{runs[0].name.rsplit('-', 1)[-1]}", "model")]
 
 
@@ -147,7 +159,7 @@ def test_tensorboard_and_csv_get_the_same_scalars(compose_cfg, tmp_path):
     for key in SCALARS:
         assert [e.step for e in events.Scalars(key)] == [2, 4, 6, 8], key
     assert [e.step for e in events.Images("samples")] == [0, 4, 8]
-    assert (events.Images("samples")[-1].width, events.Images("samples")[-1].height) == (274, 274)
+    assert (events.Images("samples")[-1].width, events.Images("samples")[-1].height) == (274, 274 + TITLE_PX + 8)
     assert [e.step for e in events.Images("real_vs_fake")] == [8]
     with open(tmp_path / "run" / "csv" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))

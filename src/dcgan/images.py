@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from torch import nn
-from torchvision.utils import make_grid, save_image
+from torchvision.utils import make_grid
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ PANELS = {
     "losses": (("train/loss_d", "D loss"), ("train/loss_g", "G loss")),
     "discriminator outputs": (("train/d_real", "D(x)"), ("train/d_fake", "D(G(z))")),
 }
+YLABELS = {"losses": "loss", "discriminator outputs": "mean D output (batch)"}
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -42,9 +43,29 @@ def render(generator: nn.Module, z: torch.Tensor, batch_size: int, device: str |
 
 
 def grid_image(images: torch.Tensor, nrow: int) -> Image.Image:
-    """uint8 images (N, C, H, W) as one grid picture, 2px black padding (as the training grids)."""
+    """uint8 images (N, C, H, W) as one RGB grid picture, 2px black padding (as the training grids)."""
     grid = make_grid(images, nrow=int(nrow), padding=2)
-    return Image.fromarray(grid.permute(1, 2, 0).numpy())
+    return Image.fromarray(grid.permute(1, 2, 0).numpy()).convert("RGB")
+
+
+TITLE_PX = 14  # the font size of picture titles; the band above a picture is TITLE_PX + 8 high
+
+
+def titled(picture: Image.Image, title: str) -> Image.Image:
+    """``picture`` below a white band holding ``title`` in black (smaller type where the picture is narrow):
+    what a picture shows, on the picture."""
+    out = Image.new("RGB", (picture.width, picture.height + TITLE_PX + 8), "white")
+    out.paste(picture.convert("RGB"), (0, TITLE_PX + 8))
+    size = TITLE_PX
+    while size > 6 and ImageFont.load_default(size=size).getlength(title) > picture.width - 8:
+        size -= 1
+    ImageDraw.Draw(out).text((4, 4), title, fill="black", font=ImageFont.load_default(size=size))
+    return out
+
+
+def sample_grid(images: torch.Tensor, nrow: int, iteration: int) -> Image.Image:
+    """The grid of G's images in [-1, 1] (N, C, H, W) titled with the iteration that made them."""
+    return titled(grid_image(to_uint8(images.cpu()), nrow), f"iteration {iteration}")
 
 
 def write_gif(frames: Sequence[Image.Image], path: str | Path, frame_ms: int, hold_last: int = 5) -> int:
@@ -85,42 +106,48 @@ def smooth(values: np.ndarray, smoothing: float) -> np.ndarray:
     return out
 
 
-def write_loss_plot(history: Mapping[str, np.ndarray], path: str | Path, smoothing: float, dpi: int = 100) -> bool:
-    """``losses.png``: one panel per entry of PANELS with the curves found in ``history`` (key -> values,
-    plus ``step``), raw and faint behind their smoothed line. False when there is nothing to draw."""
-    steps = np.asarray(history.get("step", []))
+def loss_figure(history: Mapping[str, np.ndarray], smoothing: float, dpi: int = 100) -> Figure | None:
+    """One panel per entry of PANELS with the curves found in ``history`` (key -> values, plus
+    ``iteration``), raw and faint behind their smoothed line, against iterations. None when there is
+    nothing to draw."""
+    iterations = np.asarray(history.get("iteration", []))
     panels = {title: [(k, label) for k, label in curves if k in history] for title, curves in PANELS.items()}
     panels = {title: curves for title, curves in panels.items() if curves}
-    if len(steps) == 0 or not panels:
-        return False
+    if len(iterations) == 0 or not panels:
+        return None
     fig = Figure(figsize=(6 * len(panels), 4), dpi=dpi)
     FigureCanvasAgg(fig)
     for i, (title, curves) in enumerate(panels.items()):
         ax = fig.add_subplot(1, len(panels), i + 1)
         for key, label in curves:
             values = np.asarray(history[key], dtype=float)
-            (line,) = ax.plot(steps, values, alpha=0.25, linewidth=0.8)
-            ax.plot(steps, smooth(values, smoothing), color=line.get_color(), label=label)
-        ax.set(title=title, xlabel="trainer/global_step")
+            (line,) = ax.plot(iterations, values, alpha=0.25, linewidth=0.8)
+            ax.plot(iterations, smooth(values, smoothing), color=line.get_color(), label=label)
+        ax.set(title=title, xlabel="iteration", ylabel=YLABELS[title])
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
-    return True
+    return fig
 
 
-def real_vs_fake(real: torch.Tensor, fake: torch.Tensor, nrow: int = 8, gap: int = 8) -> torch.Tensor:
-    """Grids of ``real`` and ``fake`` images (both in [-1, 1]) side by side, ``gap`` white pixels apart:
-    a (3, H, 2W + gap) image in [0, 1]."""
-    left, right = (make_grid(x.float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1)) for x in (real, fake))
-    return torch.cat([left, torch.ones(3, left.shape[1], gap), right], dim=2)
+def write_loss_plot(history: Mapping[str, np.ndarray], path: str | Path, smoothing: float) -> bool:
+    """``losses.png`` of ``loss_figure``; False when there is nothing to draw."""
+    fig = loss_figure(history, smoothing)
+    if fig is not None:
+        fig.savefig(path)
+    return fig is not None
 
 
-def write_real_vs_fake(real: torch.Tensor, fake: torch.Tensor, path: str | Path, nrow: int = 8) -> torch.Tensor:
-    """Save ``real_vs_fake`` as ``path``; returns the picture for the loggers."""
+def real_vs_fake(real: torch.Tensor, fake: torch.Tensor, nrow: int = 8, gap: int = 8) -> Image.Image:
+    """Grids of ``real`` and ``fake`` images (both in [-1, 1]) side by side under the headings "Real" and
+    "Fake", ``gap`` white pixels apart."""
     n = min(len(real), len(fake))
-    picture = real_vs_fake(real[:n], fake[:n], nrow=nrow)
-    save_image(picture, path)
+    left, right = (
+        titled(grid_image(to_uint8(x[:n].cpu()), nrow), name) for x, name in ((real, "Real"), (fake, "Fake"))
+    )
+    picture = Image.new("RGB", (left.width + gap + right.width, left.height), "white")
+    picture.paste(left, (0, 0))
+    picture.paste(right, (left.width + gap, 0))
     return picture
 
 
@@ -143,7 +170,7 @@ def write_run_pictures(
     if write_loss_plot(history, dirpath / "losses.png", smoothing):
         written["losses"] = dirpath / "losses.png"
     if real is not None and fake is not None:
-        write_real_vs_fake(real, fake, dirpath / "real_vs_fake.png")
+        real_vs_fake(real, fake).save(dirpath / "real_vs_fake.png")
         written["real_vs_fake"] = dirpath / "real_vs_fake.png"
     log.info("Pictures: %s", ", ".join(str(p) for p in written.values()) or "none (nothing to draw)")
     return written

@@ -6,7 +6,7 @@ import netrc
 import os
 from pathlib import Path
 
-import torch
+import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 from omegaconf import DictConfig, open_dict
+from PIL import Image
 
 
 def wandb_logged_in() -> bool:
@@ -56,12 +57,14 @@ class WandbLogger(_LightningWandbLogger):
             self._experiment = None
 
 
-def log_image(logger: Logger, key: str, image: torch.Tensor, step: int) -> None:
-    """Send a (3, H, W) image in [0, 1] to a logger that takes images (W&B, TensorBoard); others skip it."""
+def log_image(logger: Logger, key: str, picture: Image.Image, step: int) -> None:
+    """Send a picture (as written to the run folder) to a logger that takes images (W&B, TensorBoard);
+    others skip it. Pixels go as uint8: W&B's Image casts float tensors to uint8 without scaling."""
+    pixels = np.asarray(picture.convert("RGB"))  # (H, W, 3) uint8
     if isinstance(logger, _LightningWandbLogger):
-        logger.log_image(key=key, images=[image], step=step)
+        logger.log_image(key=key, images=[pixels], step=step)
     elif isinstance(logger, TensorBoardLogger):
-        logger.experiment.add_image(key, image, global_step=step)
+        logger.experiment.add_image(key, pixels, global_step=step, dataformats="HWC")
 
 
 def build_loggers(cfg: DictConfig) -> list[Logger]:

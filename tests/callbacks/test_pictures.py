@@ -1,13 +1,17 @@
-"""RunPictures: progress.gif, losses.png, real_vs_fake.png at the end of (resumed) training."""
+"""RunPictures: progress.gif, losses.png, real_vs_fake.png at every checkpoint and at the end of (resumed) training."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from dcgan.cli.train import train
-from tests.helpers import image_info
+from dcgan.errors import DivergenceError
+from dcgan.images import TITLE_PX
+from tests.helpers import image_info, read_ckpt
 
 GRID = 8 * 34 + 2  # 64 samples of 32x32, 8 per row, 2px padding
+BAND = TITLE_PX + 8  # the title band above each grid
 
 
 def test_pictures_at_the_end_of_a_resumed_run(compose_cfg, tmp_path):
@@ -15,11 +19,25 @@ def test_pictures_at_the_end_of_a_resumed_run(compose_cfg, tmp_path):
     train(compose_cfg("trainer.max_steps=4"))
     train(compose_cfg("trainer.max_steps=8", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"))
     # grids at steps 0, 4 (both runs) and 8: the GIF spans the whole training
-    assert image_info(run / "progress.gif") == ((GRID, GRID), 3)
+    assert image_info(run / "progress.gif") == ((GRID, GRID + BAND), 3)
     assert image_info(run / "losses.png") == ((1200, 400), 1)
-    # 16 real images (one batch) beside 16 fakes, 8 per row, 8px apart
-    assert image_info(run / "real_vs_fake.png") == ((2 * GRID + 8, 2 * 34 + 2), 1)
+    # 16 real images (one batch) beside 16 fakes, 8 per row, 8px apart, each under its heading
+    assert image_info(run / "real_vs_fake.png") == ((2 * GRID + 8, 2 * 34 + 2 + BAND), 1)
     # the loss history travels in the checkpoint, so the resumed run drew all four iterations
     state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]["RunPictures"]
-    assert state["keys"][0] == "step" and state["rows"][:, 0].tolist() == [2, 4, 6, 8]
+    assert state["keys"][0] == "iteration" and state["rows"][:, 0].tolist() == [1, 2, 3, 4]
     assert torch.isfinite(state["rows"]).all()
+
+
+def test_a_run_that_dies_has_the_pictures_of_its_last_checkpoint(compose_cfg, tmp_path):
+    cfg = compose_cfg(
+        "trainer.max_epochs=-1", "trainer.max_steps=40", "callbacks.model_checkpoint.every_n_train_steps=4",
+        "+callbacks.corrupt._target_=tests.helpers.CorruptWeights", "+callbacks.corrupt.step=10",
+    )  # fmt: skip
+    with pytest.raises(DivergenceError):
+        train(cfg)  # dies at step 12, after checkpoints at steps 4 and 8: no on_train_end
+    run = tmp_path / "run"
+    assert read_ckpt(run / "checkpoints" / "last.ckpt")["global_step"] == 8
+    assert image_info(run / "losses.png")[0] == (1200, 400)
+    assert image_info(run / "progress.gif")[1] == 3  # the grids of steps 0, 4 and 8
+    assert image_info(run / "real_vs_fake.png")[0] == (2 * GRID + 8, 2 * 34 + 2 + BAND)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from hydra.utils import instantiate
 from PIL import Image
 
 from dcgan.cli.train import train
-from tests.helpers import image_info, one_error_line, run_generate, run_script
+from dcgan.images import TITLE_PX, grid_image, to_uint8
+from tests.helpers import has_text, image_info, one_error_line, run_generate, run_script
 
 
 def load_npz(path) -> np.ndarray:
@@ -59,21 +61,29 @@ def test_interpolate_mode_grid_gif_and_determinism(run_dir, tmp_path):
 
 
 GRID = 8 * 34 + 2  # 64 samples of 32x32, 8 per row, 2px padding
+BAND = TITLE_PX + 8  # the title band above each grid
 
 
 def test_pictures_on_demand_from_a_checkpoint(compose_cfg, tmp_path):
-    train(compose_cfg("trainer.max_steps=4"))
+    cfg = compose_cfg("trainer.max_steps=4")
+    train(cfg)
     run = tmp_path / "run"
     out = tmp_path / "redrawn"
     # the stored config points at the run's dataset, so real_vs_fake is redrawn too
     written = run_generate(run, "mode=pictures", f"output={out}", "seed=0")
     assert sorted(p.name for p in written) == ["losses.png", "progress.gif", "real_vs_fake.png"]
-    assert image_info(out / "progress.gif") == image_info(run / "progress.gif") == ((GRID, GRID), 2)
+    assert image_info(out / "progress.gif") == image_info(run / "progress.gif") == ((GRID, GRID + BAND), 2)
     assert image_info(out / "losses.png")[0] == (1200, 400)
-    # 64 real images (as many as the fixed noise) beside 64 fakes
-    assert image_info(out / "real_vs_fake.png")[0] == (2 * GRID + 8, GRID)
-    fakes = np.asarray(Image.open(out / "real_vs_fake.png"))[:, GRID + 8 :]
-    np.testing.assert_array_equal(fakes, np.asarray(Image.open(run / "samples" / "step_0000004.png")))
+    # 64 real images (as many as the fixed noise) beside 64 fakes, under "Real" and "Fake"
+    picture = Image.open(out / "real_vs_fake.png").convert("RGB")
+    assert picture.size == (2 * GRID + 8, GRID + BAND)
+    assert has_text(picture, (0, 0, GRID, BAND)) and has_text(picture, (GRID + 8, 0, 2 * GRID + 8, BAND))
+    real, fake = (np.asarray(picture)[BAND:, x : x + GRID] for x in (0, GRID + 8))
+    expected_real = instantiate(cfg.dataset).real_batch(64, seed=0)  # the images as the model sees them
+    np.testing.assert_array_equal(real, np.asarray(grid_image(to_uint8(expected_real), 8)))
+    assert real.std() > 20  # not a flat (white or black) half
+    last_grid = np.asarray(Image.open(run / "samples" / "step_0000004.png").convert("RGB"))
+    np.testing.assert_array_equal(fake, last_grid[BAND:])  # G(fixed noise) of the last checkpoint
 
 
 def test_generate_py_command_line(run_dir, tmp_path):

@@ -14,12 +14,14 @@ from PIL import Image
 
 from dcgan.cli.train import train
 from dcgan.config import compose
+from dcgan.images import TITLE_PX
 from tests.conftest import FAST
 from tests.helpers import (
     DATASETS,
     ROOT,
     assert_same_tensors,
     dataset_overrides,
+    has_text,
     one_error_line,
     read_ckpt,
     run_script,
@@ -42,8 +44,9 @@ def test_train_end_to_end(compose_cfg, tmp_path, generator, discriminator):
     grids = sorted(p.name for p in (run / "samples").glob("*.png"))
     assert grids == ["step_0000000.png", "step_0000004.png", "step_0000008.png"]
     with Image.open(run / "samples" / "step_0000008.png") as grid:
-        # 64 samples of 32x32 in an 8x8 grid with make_grid's 2px padding
-        assert grid.size == (8 * 34 + 2, 8 * 34 + 2)
+        # 64 samples of 32x32 in an 8x8 grid with make_grid's 2px padding, under a title band
+        assert grid.size == (8 * 34 + 2, 8 * 34 + 2 + TITLE_PX + 8)
+        assert has_text(grid, (0, 0, grid.width, TITLE_PX + 8))
 
 
 @pytest.mark.parametrize("precision", ["bf16-mixed"])

@@ -1,4 +1,4 @@
-"""The pictures of a run, written into its folder when training ends."""
+"""The pictures of a run, written into its folder at every checkpoint and when training ends."""
 
 from __future__ import annotations
 
@@ -7,24 +7,26 @@ from pathlib import Path
 import numpy as np
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
-from torchvision.io import ImageReadMode, read_image
+from PIL import Image
 
 from dcgan.images import PANELS, write_run_pictures
 from dcgan.loggers import log_image
 
 HISTORY_KEYS = tuple(key for curves in PANELS.values() for key, _ in curves)
+COLUMNS = ("iteration", *HISTORY_KEYS)
 
 
 class RunPictures(Callback):
     """Keeps the logged losses and D outputs of every iteration (in checkpoints too, so a resumed run
-    draws its whole history) and at the end of training writes, in ``dirpath``: ``progress.gif`` (the
-    grids in ``samples_dir``), ``losses.png`` and ``real_vs_fake.png`` (the last real batch beside
-    G(fixed noise)); real_vs_fake also goes to the image loggers. Rank zero writes."""
+    draws its whole history) and writes, in ``dirpath``, at every checkpoint (so a killed run has them)
+    and when training ends: ``progress.gif`` (the grids in ``samples_dir``), ``losses.png`` and
+    ``real_vs_fake.png`` (the last real batch beside G(fixed noise)); at the end real_vs_fake also goes
+    to the image loggers. Rank zero writes."""
 
     def __init__(self, dirpath: str | Path, samples_dir: str | Path | None, smoothing: float, frame_ms: int) -> None:
         self.dirpath, self.samples_dir = Path(dirpath), samples_dir
         self.smoothing, self.frame_ms = float(smoothing), int(frame_ms)
-        self.rows: list[list[float]] = []  # [step, *HISTORY_KEYS] per iteration
+        self.rows: list[list[float]] = []  # [iteration, *HISTORY_KEYS] per iteration
         # Values still on the device, copied over in bulk: no host sync per step.
         self._pending: list[tuple[int, torch.Tensor]] = []
         self._real: torch.Tensor | None = None
@@ -34,24 +36,24 @@ class RunPictures(Callback):
         metrics = trainer.callback_metrics
         if all(key in metrics for key in HISTORY_KEYS):
             values = torch.stack([metrics[key].detach().float().reshape(()) for key in HISTORY_KEYS])
-            self._pending.append((trainer.global_step, values))
+            self._pending.append((pl_module.iteration, values))
         if len(self._pending) >= 500:
             self._flush()
 
     def _flush(self) -> None:
         if self._pending:
             values = torch.stack([v for _, v in self._pending]).cpu().tolist()
-            self.rows += [[float(step), *row] for (step, _), row in zip(self._pending, values, strict=True)]
+            self.rows += [[float(it), *row] for (it, _), row in zip(self._pending, values, strict=True)]
             self._pending = []
 
     def history(self) -> dict[str, np.ndarray]:
-        """``step`` and each of HISTORY_KEYS -> values per recorded iteration."""
+        """``iteration`` and each of HISTORY_KEYS -> values per recorded iteration."""
         self._flush()
         return history_table(self.rows)
 
     def state_dict(self) -> dict:
         self._flush()
-        return {"keys": ["step", *HISTORY_KEYS], "rows": torch.tensor(self.rows, dtype=torch.float32)}
+        return {"keys": list(COLUMNS), "rows": torch.tensor(self.rows, dtype=torch.float32)}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.rows, self._pending = history_rows(state_dict), []
@@ -61,32 +63,42 @@ class RunPictures(Callback):
         """The history that a checkpoint's RunPictures state holds (empty without one)."""
         states = checkpoint.get("callbacks") or {}
         state = next((v for k, v in states.items() if str(k).startswith(cls.__qualname__)), None)
+        if state and "step" in state["keys"]:  # written before iterations were recorded: global steps
+            per_iteration = checkpoint["hyper_parameters"]["model"]["d_steps_per_g"] + 1
+            state = {"keys": ["iteration" if k == "step" else k for k in state["keys"]], "rows": state["rows"]}
+            state["rows"][:, 0] = state["rows"][:, 0] / per_iteration
         return history_table(history_rows(state)) if state else {}
+
+    def _write(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Path]:
+        fake = pl_module.sample().cpu()
+        real = None if self._real is None else self._real[: len(fake)].cpu()
+        return write_run_pictures(
+            self.dirpath, self.samples_dir, self.history(), real, fake, self.smoothing, self.frame_ms
+        )
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict) -> None:
+        if trainer.is_global_zero:
+            self._write(trainer, pl_module)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.is_global_zero:
             return
-        fake = pl_module.sample().cpu()
-        real = None if self._real is None else self._real[: len(fake)].cpu()
-        written = write_run_pictures(
-            self.dirpath, self.samples_dir, self.history(), real, fake, self.smoothing, self.frame_ms
-        )
+        written = self._write(trainer, pl_module)
         if "real_vs_fake" in written:
-            picture = read_image(str(written["real_vs_fake"]), ImageReadMode.RGB).float() / 255
-            for logger in trainer.loggers:
-                log_image(logger, "real_vs_fake", picture, trainer.global_step)
+            with Image.open(written["real_vs_fake"]) as picture:
+                for logger in trainer.loggers:
+                    log_image(logger, "real_vs_fake", picture, trainer.global_step)
 
 
 def history_table(rows: list[list[float]]) -> dict[str, np.ndarray]:
-    """Rows of ``[step, *HISTORY_KEYS]`` as name -> column."""
-    table = np.asarray(rows, dtype=float).reshape(-1, 1 + len(HISTORY_KEYS))
-    return dict(zip(("step", *HISTORY_KEYS), table.T, strict=True))
+    """Rows of ``[iteration, *HISTORY_KEYS]`` as name -> column."""
+    table = np.asarray(rows, dtype=float).reshape(-1, len(COLUMNS))
+    return dict(zip(COLUMNS, table.T, strict=True))
 
 
 def history_rows(state: dict) -> list[list[float]]:
-    """The rows of a RunPictures state (from a checkpoint), ordered as ``["step", *HISTORY_KEYS]``."""
+    """The rows of a RunPictures state (from a checkpoint), ordered as COLUMNS."""
     keys, rows = list(state["keys"]), torch.as_tensor(state["rows"], dtype=torch.float64)
-    if rows.numel() == 0 or not {"step", *HISTORY_KEYS} <= set(keys):
+    if rows.numel() == 0 or not set(COLUMNS) <= set(keys):
         return []
-    order = [keys.index(key) for key in ("step", *HISTORY_KEYS)]
-    return rows[:, order].tolist()
+    return rows[:, [keys.index(key) for key in COLUMNS]].tolist()

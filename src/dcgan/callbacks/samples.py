@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from lightning.pytorch import Callback, LightningModule, Trainer
-from torchvision.utils import make_grid, save_image
 
 from dcgan.errors import ConfigError
+from dcgan.images import sample_grid
 from dcgan.loggers import log_image
 
 
 class SampleGrid(Callback):
     """Every ``every_n_steps`` global steps, at the start and at the end: G(fixed_noise) as
-    ``samples/step_XXXXXXX.png`` and as ``samples`` in each logger. Rank zero only."""
+    ``samples/step_XXXXXXX.png``, titled with its iteration, and as ``samples`` in each logger. Rank zero only."""
 
     def __init__(self, dirpath: str | Path, every_n_steps: int, nrow: int) -> None:
         if int(every_n_steps) <= 0:
@@ -38,9 +38,8 @@ class SampleGrid(Callback):
         self._last_step = step
         if not trainer.is_global_zero:
             return
-        images = pl_module.sample().cpu()
-        grid = make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1))
+        picture = sample_grid(pl_module.sample(), self.nrow, pl_module.iteration)
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        save_image(grid, self.dirpath / f"step_{step:07d}.png")
+        picture.save(self.dirpath / f"step_{step:07d}.png")
         for logger in trainer.loggers:
-            log_image(logger, "samples", grid, step)
+            log_image(logger, "samples", picture, step)

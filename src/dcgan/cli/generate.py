@@ -94,19 +94,10 @@ def generate_interpolation(cfg: DictConfig, loaded: LoadedGenerator) -> list[Pat
 
 def _real_batch(config: DictConfig, n: int, seed: int) -> torch.Tensor | None:
     try:
-        datamodule = instantiate(config.dataset)
-        datamodule.setup("fit")
-        torch.manual_seed(seed)  # the shuffle
-        batches, count = [], 0
-        for batch in datamodule.train_dataloader():
-            batches.append(batch[0] if isinstance(batch, (list, tuple)) else batch)
-            count += len(batches[-1])
-            if count >= n:
-                break
+        return instantiate(config.dataset).real_batch(n, seed)
     except Exception as error:  # the data may live elsewhere now: draw the rest anyway
         log.warning(f"real_vs_fake.png skipped: cannot read the run's dataset ({' '.join(str(error).split())})")
         return None
-    return torch.cat(batches)[:n] if batches else None
 
 
 @torch.inference_mode()

@@ -161,6 +161,19 @@ class ImageDataModule(LightningDataModule):
             return to_unit_range(batch)
         return batch
 
+    def real_batch(self, n: int, seed: int) -> torch.Tensor:
+        """``n`` training images as the model sees them, float (n, C, H, W) in [-1, 1], from the shuffle
+        that ``seed`` draws (fewer if the dataset is smaller)."""
+        batches, count = [], 0
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for batch in self.train_dataloader():
+                batches.append(self.on_after_batch_transfer(self.on_before_batch_transfer(batch, 0), 0))
+                count += len(batches[-1])
+                if count >= n:
+                    break
+        return torch.cat(batches)[:n]
+
     def teardown(self, stage: str | None = None) -> None:
         if self.skipped:
             log.warning("%s: skipped %d unreadable image files in this run", self.source.title, len(self.skipped))

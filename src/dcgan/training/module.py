@@ -197,6 +197,11 @@ class DCGAN(LightningModule):
             self._pending_rng = None
 
     @property
+    def iteration(self) -> int:
+        """Iterations trained (batches of d_steps_per_g D steps and one G step), from trainer.global_step."""
+        return self.trainer.global_step // (self.d_steps_per_g + 1)
+
+    @property
     def sampling_generator(self) -> nn.Module:
         """The generator that makes the pictures: the EMA copy when there is one."""
         return self.generator if self.generator_ema is None else self.generator_ema.module
