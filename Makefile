@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: help install train test test-slow test-full bench bench-quality evaluate lint format clean
+.PHONY: help install data train test test-slow test-full bench bench-quality evaluate lint format clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-train: $(STAMP)  ## train the default DCGAN (extra Hydra overrides: make train ARGS="trainer.max_steps=100")
+data: $(STAMP)  ## get the dataset of a run: local copy, download, Debian's package (apt-get), else one line
+	$(BIN)/python scripts/get_data.py $(ARGS)
+
+train: data  ## train the default DCGAN (extra Hydra overrides: make train ARGS="trainer.max_steps=100")
 	$(BIN)/python train.py $(ARGS)
 
 test: $(STAMP)  ## run the test suite (everything not marked slow)

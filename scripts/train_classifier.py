@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -71,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     train = (torch.cat([images for images, _ in train_sets]), torch.cat([labels for _, labels in train_sets]))
     net, accuracy = fit_classifier(train, test_sets, offset, args.epochs, args.batch_size, seed=args.seed)
-    save_classifier(net, out, found, accuracy)
+    given = sys.argv[1:] if argv is None else argv
+    command = " ".join(["python scripts/train_classifier.py", *map(shlex.quote, given)])
+    save_classifier(net, out, found, accuracy, command)
     for name, value in accuracy.items():
         print(f"test accuracy {name}: {100 * value:.2f}% ({len(test_sets[name][0])} images)")
     print(f"domain classifier written to {out}")

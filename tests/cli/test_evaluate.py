@@ -8,12 +8,15 @@ import subprocess
 import sys
 
 import pytest
+from hydra.utils import instantiate
 
 from dcgan.cli.evaluate import evaluate
 from dcgan.cli.train import train
+from dcgan.config import compose
 from dcgan.errors import ConfigError
-from tests.conftest import SMALL
-from tests.helpers import ROOT, subprocess_env
+from dcgan.metrics.features import build_feature_net
+from tests.conftest import FAST, SMALL
+from tests.helpers import ROOT, run_script, subprocess_env
 
 
 def test_evaluate_py_prints_and_saves_scores(tiny_checkpoint, tmp_path, data_dir, classifier_file):
@@ -86,3 +89,21 @@ def test_evaluate_scores_the_ema_generator(compose_cfg, evaluate_cfg, tmp_path):
     raw = evaluate(evaluate_cfg(f"ckpt_path={checkpoint}", "use_ema=false"))
     assert (ema["generator"], raw["generator"]) == ("ema", "raw")
     assert ema["scores"]["fid"] != raw["scores"]["fid"]
+
+
+def test_evaluate_py_scores_fashion_mnist_with_no_other_step(tiny_checkpoint, tmp_path, data_dir):
+    # the documented command, offline, with the classifier shipped in the package (no metrics.classifier)
+    args = [f"ckpt_path={tiny_checkpoint}", f"output={tmp_path / 's.json'}", f"paths.data_dir={data_dir}",
+            f"metrics.cache_dir={tmp_path / 'cache'}", *SMALL]  # fmt: skip
+    proc = run_script("evaluate.py", *args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "s.json").read_text())
+    assert result["feature"] == "domain" and result["feature_id"].startswith("domain-")
+    assert math.isfinite(result["scores"]["fid"]) and result["scores"]["fid"] > 0
+
+
+def test_the_shipped_classifier_refuses_a_dataset_it_does_not_know(evaluate_cfg):
+    assert compose("train", [*FAST, "dataset=mnist"]).dataset.channels == 1  # gray: auto picks the domain features
+    features = instantiate(evaluate_cfg("metrics.classifier=null").metrics.features)
+    with pytest.raises(ConfigError, match="knows fashion_mnist, not mnist: train one with"):
+        build_feature_net(features, "auto", 1, "mnist")

@@ -54,7 +54,7 @@ class ValFrechetDistance(Callback):
         self.every_n_steps, self.num_samples = int(every_n_steps), int(num_samples)
         self.seed, self.key = int(seed), key
         self.net, self.real, self.noise = None, None, None
-        self._last_step = 0
+        self._last_step, self._measured_at = 0, None
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if stage != "fit" or not trainer.is_global_zero:
@@ -62,7 +62,7 @@ class ValFrechetDistance(Callback):
         datamodule = trainer.datamodule
         if not isinstance(datamodule, ImageDataModule):
             raise ConfigError("callbacks.fd needs the run's ImageDataModule (train with datamodule=...)")
-        self.net = build_feature_net(self.features, self.feature, datamodule.channels)
+        self.net = build_feature_net(self.features, self.feature, datamodule.channels, datamodule.name)
         device = trainer.strategy.root_device
         num_real = self.num_real or self.num_samples
         self.real = real_features(datamodule, "train", self.net, num_real, self.cache_dir, self.batch_size, device)
@@ -71,18 +71,29 @@ class ValFrechetDistance(Callback):
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._last_step = trainer.global_step  # a resumed run measures at the next multiple, not at once
 
+    def logged_keys(self) -> set[str]:
+        return {self.key}
+
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args) -> None:
         step = trainer.global_step
         # one batch advances global_step by more than one: measure when it crosses a multiple of N
         if step // self.every_n_steps > self._last_step // self.every_n_steps:
             self._last_step = step
-            value = self.measure(pl_module) if trainer.is_global_zero else float("nan")
-            value = trainer.strategy.broadcast(value, src=0)
-            # Straight to the loggers and to callback_metrics (what ModelCheckpoint monitors): a value sent
-            # with pl_module.log from this hook would be logged again with every later batch of the epoch.
-            trainer.callback_metrics[self.key] = torch.tensor(value)
-            for logger in trainer.loggers:
-                logger.log_metrics({self.key: value}, step=step)
+            self._publish(trainer, pl_module)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self._measured_at != trainer.global_step:  # the end of training is scored too (what a sweep reads)
+            self._publish(trainer, pl_module)
+
+    def _publish(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        value = self.measure(pl_module) if trainer.is_global_zero else float("nan")
+        value = trainer.strategy.broadcast(value, src=0)
+        self._measured_at = trainer.global_step
+        # Straight to the loggers and to callback_metrics (what ModelCheckpoint monitors): a value sent
+        # with pl_module.log from this hook would be logged again with every later batch of the epoch.
+        trainer.callback_metrics[self.key] = torch.tensor(value)
+        for logger in trainer.loggers:
+            logger.log_metrics({self.key: value}, step=trainer.global_step)
 
     def measure(self, pl_module: LightningModule) -> float:
         """The Frechet distance of G's images of the fixed latents to the real features."""

@@ -48,6 +48,9 @@ class RunSummary(ThroughputMonitor):
         trainer._logger_connector.log_metrics(dict(self.last), step=trainer.global_step)
         self.measured = self.batches
 
+    def logged_keys(self) -> set[str]:
+        return {"train/time", "train/batches", "train/samples", "train/device/samples_per_sec"}
+
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.is_global_zero and self.measured < self.batches:
             self._measure(trainer)

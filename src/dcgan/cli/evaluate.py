@@ -48,7 +48,7 @@ def evaluate(cfg: DictConfig) -> dict:
     scores = instantiate(metrics.get("scores") or {})
     device, batch_size = resolve_device(cfg.device), int(metrics.batch_size)
     datamodule = load_datamodule(_dataset_config(cfg, run_cfg))
-    net = build_feature_net(instantiate(metrics.features), metrics.feature, datamodule.channels)
+    net = build_feature_net(instantiate(metrics.features), metrics.feature, datamodule.channels, datamodule.name)
     num_real = metrics.num_real or metrics.num_samples
     real = real_features(datamodule, metrics.split, net, num_real, metrics.cache_dir, batch_size, device)
     start = time.perf_counter()

@@ -20,6 +20,7 @@ import dcgan.training.strategy  # noqa: F401  (registers the GAN DDP strategy as
 from dcgan.checkpoints import AtomicCheckpointIO, check_compatible, resolve_ckpt_path
 from dcgan.errors import ConfigError
 from dcgan.loggers import build_loggers
+from dcgan.training.module import DCGAN
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,25 @@ def _quiet_duplicate_logs() -> None:
         logging.getLogger("lightning").handlers.clear()
 
 
+def check_optimized_metric(metric: str | None, model: DCGAN, trainer: L.Trainer) -> None:
+    """ConfigError before training if the metric a sweep optimizes is one this run will never log."""
+    if not metric:
+        return
+    logged = model.logged_keys().union(*(cb.logged_keys() for cb in trainer.callbacks if hasattr(cb, "logged_keys")))
+    if metric not in logged:
+        hint = " (val/fd needs callbacks=[default,fd])" if metric.startswith("val/") else ""
+        raise ConfigError(
+            f"optimized_metric={metric} is never logged by this run{hint}: use one of {', '.join(sorted(logged))}"
+        )
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train a GAN as ``cfg`` says; returns the last logged metrics (floats)."""
     _quiet_duplicate_logs()
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
+    model = instantiate(cfg.model)  # first: a config the nets refuse stops before any data is touched
     datamodule = instantiate(cfg.dataset)
-    model = instantiate(cfg.model)
     # The resolved run config travels in every checkpoint (and to the loggers as the run's config):
     # generate.py / evaluate.py rebuild the nets from it without repeating the training overrides.
     model.save_hyperparameters(OmegaConf.to_container(cfg, resolve=True))
@@ -98,5 +111,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
         check_compatible(ckpt_path, model)
         log.info(f"Resuming from {ckpt_path}")
     trainer = build_trainer(cfg)
+    check_optimized_metric(cfg.get("optimized_metric"), model, trainer)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     return {k: float(v) for k, v in trainer.callback_metrics.items()}

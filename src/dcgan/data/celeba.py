@@ -18,6 +18,10 @@ class CelebASource(TorchvisionSource):
     """
 
     folder = "img_align_celeba"
+    download_way = (
+        "run once with internet access and dataset.download=true (torchvision's Google Drive download through "
+        "gdown, md5-checked; Drive's daily quota often refuses it: then the first way)"
+    )
 
     def find(self, root: str, transform: Callable) -> Dataset | None:
         found = super().find(root, transform)
@@ -36,7 +40,8 @@ class CelebASource(TorchvisionSource):
 
     def ways(self, root: str) -> list[str]:
         return [
-            f"unzip img_align_celeba.zip into {root}/ (a plain {self.folder}/ folder of JPEGs, the PyTorch "
-            f"tutorial's layout) or set dataset.root to the folder that holds {self.folder}/",
+            f"download img_align_celeba.zip (Kaggle: jessicali9530/celeba-dataset, or the CelebA site's Google "
+            f"Drive) and unzip it into {root}/ (a plain {self.folder}/ folder of JPEGs, the PyTorch tutorial's "
+            f"layout) or set dataset.root to the folder that holds {self.folder}/",
             f"put torchvision's layout ({self.folder}/ and the annotation .txt files) in {root}/celeba/",
         ]

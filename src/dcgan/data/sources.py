@@ -25,6 +25,7 @@ class Source:
 
     title = "dataset"
     downloadable = False
+    download_way = "run once with internet access and dataset.download=true"
 
     def find(self, root: str, transform: Callable) -> Dataset | None:
         """The dataset from a local copy, or None when there is none (errors the user must fix raise)."""
@@ -48,7 +49,7 @@ class Source:
         """One line: what is missing, where it looked, why no download, and the ways to get it."""
         ways = self.ways(root)
         if self.downloadable:
-            ways.append("run once with internet access and dataset.download=true")
+            ways.append(self.download_way)
         listed = "; ".join(f"({i}) {way}" for i, way in enumerate(ways, 1)) if len(ways) > 1 else ways[0]
         because = f" ({reason})" if reason else ""
         return f"{self.title} not found in {' or '.join(self.looked_in(root))}{because}. Get it: {listed}"

@@ -15,20 +15,21 @@ import torch
 from torch import nn
 
 from dcgan.errors import ConfigError
-from dcgan.metrics.classifier import load_classifier
+from dcgan.metrics.classifier import SHIPPED_CLASSIFIER, load_classifier
 
 AUTO = "auto"
 
 
 class DomainFeatures(nn.Module):
-    """The domain classifier at ``path``: its penultimate activations and its logits, in one forward."""
+    """The domain classifier at ``path`` (None: the one shipped with the package): its penultimate
+    activations and its logits, in one forward. ``datasets``: what it was trained on."""
 
     kind = "domain"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path | None) -> None:
         super().__init__()
-        classifier, _, fingerprint = load_classifier(path)
-        self.classifier = classifier.eval()
+        classifier, record, fingerprint = load_classifier(path or SHIPPED_CLASSIFIER)
+        self.classifier, self.datasets = classifier.eval(), list(record["datasets"])
         self.id = f"domain-{fingerprint}"
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,9 +52,19 @@ def resolve_feature(feature: str, channels: int, known: Iterable[str]) -> str:
     return feature
 
 
-def build_feature_net(features: Mapping[str, Callable[[], nn.Module]], feature: str, channels: int) -> nn.Module:
-    """The network ``feature`` names among ``features`` (name -> factory) for images with ``channels``."""
-    return features[resolve_feature(feature, channels, features)]()
+def build_feature_net(
+    features: Mapping[str, Callable[[], nn.Module]], feature: str, channels: int, dataset: str | None = None
+) -> nn.Module:
+    """The network ``feature`` names among ``features`` (name -> factory) for images with ``channels`` of
+    ``dataset``; ConfigError for a domain classifier that was not trained on ``dataset``."""
+    net = features[resolve_feature(feature, channels, features)]()
+    if dataset and net.kind == "domain" and dataset not in net.datasets:
+        raise ConfigError(
+            f"the domain classifier knows {', '.join(net.datasets)}, not {dataset}: train one with "
+            f"`python scripts/train_classifier.py --data-dir DATA_DIR --datasets {dataset}` and pass "
+            "metrics.classifier=<its file>, or use metrics.feature=inception"
+        )
+    return net
 
 
 @torch.no_grad()

@@ -80,6 +80,17 @@ class DCGAN(LightningModule):
             self.generator.compile(**self.compile_options)
             self.discriminator.compile(**self.compile_options)
 
+    def logged_keys(self) -> set[str]:
+        """The metrics training_step logs with these options (what a sweep may optimize)."""
+        keys = {"train/loss_d", "train/loss_g", "train/d_real", "train/d_fake", "train/d_fake_after"}
+        if self.r1_gamma:
+            keys.add("train/r1")
+        if getattr(self.loss, "gp_weight", 0):
+            keys.add("train/penalty")
+        if self.on_nonfinite == "skip":
+            keys.add("train/skipped_steps")
+        return keys
+
     def configure_optimizers(self):
         return [
             self.optimizer_g(self.generator.parameters()),
