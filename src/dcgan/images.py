@@ -3,7 +3,6 @@ pictures of a run. Shared by the callbacks and the command-line tools."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -14,8 +13,6 @@ from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 from torchvision.utils import make_grid
-
-log = logging.getLogger(__name__)
 
 # What losses.png draws: panel title -> (logged key, label) per curve.
 PANELS = {
@@ -172,5 +169,4 @@ def write_run_pictures(
     if real is not None and fake is not None:
         real_vs_fake(real, fake).save(dirpath / "real_vs_fake.png")
         written["real_vs_fake"] = dirpath / "real_vs_fake.png"
-    log.info("Pictures: %s", ", ".join(str(p) for p in written.values()) or "none (nothing to draw)")
     return written

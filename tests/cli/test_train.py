@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 import re
 
@@ -17,6 +18,7 @@ from dcgan.images import TITLE_PX
 from tests.conftest import FAST
 from tests.helpers import (
     DATASETS,
+    ROOT,
     assert_same_tensors,
     dataset_overrides,
     has_text,
@@ -93,14 +95,36 @@ def test_train_py_subprocess_writes_checkpoint_and_samples(tmp_path, data_dir):
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert (run_dir / "samples" / "step_0000006.png").is_file()
     assert (run_dir / ".hydra" / "config.yaml").is_file()
-    assert "Run summary: 3 iterations (6 optimizer steps)" in proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "Run summary: 3 iterations (6 optimizer steps)" in output
+    # what users should not have to read: library deprecations, an advertisement
+    assert not any(noise in output for noise in ("set_vital", "LeafSpec", "litlogger", "Warning"))
+    # Lightning's lines go through the run's logging, into train.log too
+    assert "`Trainer.fit` stopped: `max_steps=6` reached." in (run_dir / "train.log").read_text()
 
 
-def test_bad_config_value_is_one_line_error(tmp_path, data_dir):
-    args = [*FAST, f"paths.data_dir={data_dir}", "dataset.image_size=30", f"hydra.run.dir={tmp_path}"]
+def test_help_lists_the_options_a_user_can_choose():
+    proc = run_script("train.py", "--help", cwd=ROOT)
+    groups = dict(line.split(": ", 1) for line in proc.stdout.split("== Config ==")[0].splitlines() if ": " in line)
+    assert proc.returncode == 0 and "dataset" in groups and "metrics" in groups
+    for group, options in groups.items():
+        for option in options.split(", "):
+            assert not option.startswith("_"), f"{group}: {option}"
+            assert (ROOT / "conf" / group / f"{option}.yaml").is_file(), f"{group}: {option}"
+
+
+def test_bad_config_value_is_one_line_error_before_the_data_is_touched(tmp_path, data_dir):
+    # Fashion-MNIST only in a system copy: a valid run would unpack it into paths.data_dir first
+    system = tmp_path / "system"
+    system.mkdir()
+    for file in (data_dir / "FashionMNIST" / "raw").iterdir():
+        (system / f"{file.name}.gz").write_bytes(gzip.compress(file.read_bytes()))
+    args = [*FAST, f"paths.data_dir={tmp_path / 'data'}", f"dataset.source.system_dir={system}",
+            "dataset.image_size=30", f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
     proc = run_script("train.py", *args, cwd=tmp_path)
     assert proc.returncode == 2
     assert "dataset.image_size=30" in one_error_line(proc)
+    assert not (tmp_path / "data").exists()
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ from PIL import Image
 
 from dcgan.images import PANELS, write_run_pictures
 from dcgan.loggers import log_image
+
+log = logging.getLogger(__name__)
 
 HISTORY_KEYS = tuple(key for curves in PANELS.values() for key, _ in curves)
 COLUMNS = ("iteration", *HISTORY_KEYS)
@@ -84,6 +87,7 @@ class RunPictures(Callback):
         if not trainer.is_global_zero:
             return
         written = self._write(trainer, pl_module)
+        log.info("Pictures: %s", ", ".join(str(p) for p in written.values()) or "none (nothing to draw)")
         if "real_vs_fake" in written:
             with Image.open(written["real_vs_fake"]) as picture:
                 for logger in trainer.loggers:

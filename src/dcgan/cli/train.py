@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
 import lightning as L
 import torch
@@ -77,11 +78,30 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     return trainer
 
 
-def _quiet_duplicate_logs() -> None:
-    # `import lightning` adds its own console handler; under Hydra the root logger already prints
-    # (and writes train.log), so every Lightning message would appear twice.
-    if logging.getLogger().hasHandlers():
-        logging.getLogger("lightning").handlers.clear()
+class _Drop(logging.Filter):
+    """Drops the log records whose message contains ``text``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+def _quiet_third_party() -> None:
+    """What a user should not have to read: Lightning's litlogger advertisement, deprecation warnings of
+    the libraries' own internals (torchdata's set_vital, Lightning's LeafSpec); and Lightning's console
+    handlers, which bypass Hydra's (train.log, and the lines printed above the progress bar)."""
+    if logging.getLogger().hasHandlers():  # under Hydra: the root logger prints and writes train.log
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _Drop) for f in rank_zero.filters):
+        rank_zero.addFilter(_Drop("litlogger"))
+    warnings.filterwarnings("ignore", message=".*set_vital.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
 
 def check_optimized_metric(metric: str | None, model: DCGAN, trainer: L.Trainer) -> None:
@@ -98,7 +118,7 @@ def check_optimized_metric(metric: str | None, model: DCGAN, trainer: L.Trainer)
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train a GAN as ``cfg`` says; returns the last logged metrics (floats)."""
-    _quiet_duplicate_logs()
+    _quiet_third_party()
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     model = instantiate(cfg.model)  # first: a config the nets refuse stops before any data is touched

@@ -1,6 +1,6 @@
 """The feature network behind the scores: Inception-v3 for RGB images, the domain classifier for gray ones.
 
-Each network is an entry of ``metrics.features`` (a ``_partial_`` factory in conf/metrics/_settings.yaml);
+Each network is an entry of ``metrics.features`` (a ``_partial_`` factory in conf/_metrics.yaml);
 ``metrics.feature`` names the one to build. A feature network maps uint8 images (B, C, H, W) to
 (features, class logits) and carries ``kind`` and ``id`` (the weights' name: part of the real-statistics
 cache key).
