@@ -4,6 +4,7 @@
     python scripts/bench.py --quick                  # tiny smoke run (CI)
     python scripts/bench.py --gpu                    # GPU fast path vs the tutorial's JPEG loop, CelebA-64
     python scripts/bench.py --scaling                # cost vs image size and batch size (FakeData)
+    python scripts/bench.py --overhead               # host overhead per iteration: tiny nets, one thread
 
 Both loops train the same nets (same config, same initial weights) on the same data, batch and
 precision. Images/s are measured over windows of --iters iterations after --warmup iterations,
@@ -21,8 +22,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
+from lightning.fabric.utilities.throughput import get_available_flops
 from lightning.pytorch import Callback
-from omegaconf import open_dict
+from omegaconf import DictConfig, open_dict
+from torch.utils.flop_counter import FlopCounterMode
 
 from dcgan.cli.train import build_trainer
 from dcgan.config import compose
@@ -73,6 +76,11 @@ def plain(cfg, warmup: int, iters: int, windows: int, loader=None) -> list[float
     torch.manual_seed(0)
     device = torch.device("cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
     netG, netD = instantiate(cfg.generator).to(device), instantiate(cfg.discriminator).to(device)
+    if cfg.model.channels_last:
+        netG, netD = (net.to(memory_format=torch.channels_last) for net in (netG, netD))
+    if cfg.model.compile is not False:
+        options = dict(cfg.model.compile) if isinstance(cfg.model.compile, DictConfig) else {}
+        netG, netD = (torch.compile(net, **options) for net in (netG, netD))
     optG = instantiate(cfg.optimizer_g)(netG.parameters())
     optD = instantiate(cfg.optimizer_d)(netD.parameters())
     if loader is None:
@@ -96,6 +104,8 @@ def plain(cfg, warmup: int, iters: int, windows: int, loader=None) -> list[float
             real = (batch[0] if isinstance(batch, (list, tuple)) else batch).to(device, non_blocking=True)
             if real.dtype == torch.uint8:
                 real = real.float().div_(127.5).sub_(1)
+            if cfg.model.channels_last:
+                real = real.contiguous(memory_format=torch.channels_last)
             b = real.shape[0]
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 netD.zero_grad()
@@ -115,18 +125,69 @@ def plain(cfg, warmup: int, iters: int, windows: int, loader=None) -> list[float
     return times
 
 
+def iteration_flops(cfg, batch: int) -> int:
+    """FLOPs of one iteration of the tutorial's step (D on a real and a fake batch, both backward; G's
+    forward; D on the fake batch again and the backward through D into G), counted by FlopCounterMode."""
+    netG, netD = instantiate(cfg.generator), instantiate(cfg.discriminator)
+    real = torch.randn(batch, cfg.dataset.channels, cfg.dataset.image_size, cfg.dataset.image_size)
+    with FlopCounterMode(display=False) as counter:
+        netD(real).sum().backward()
+        fake = netG(torch.randn(batch, netG.nz))
+        netD(fake.detach()).sum().backward()
+        netD(fake).sum().backward()
+    return counter.get_total_flops()
+
+
+def mfu_line(cfg, batch: int, images_per_second: float) -> str:
+    """FLOPs per image and iteration, achieved FLOP/s, and the share of the device's bf16 peak (MFU)."""
+    flops = iteration_flops(cfg, batch) / batch
+    device = torch.device("cuda" if torch.cuda.is_available() and cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
+    peak = get_available_flops(device, torch.bfloat16)
+    achieved = flops * images_per_second
+    share = f"MFU {100 * achieved / peak:.1f}% of {peak / 1e12:.0f} TFLOP/s bf16" if peak else "MFU n/a (no known peak)"
+    return f"{flops / 1e9:.3f} GFLOP per image per iteration, {achieved / 1e12:.3f} TFLOP/s, {share}"
+
+
 def images_per_sec(times: list[float], batch: int, iters: int) -> float:
     return batch * iters / statistics.median(times)
 
 
-def compare(label, project_cfg, plain_cfg, args, plain_loader=None) -> float:
+def measure(project_cfg, plain_cfg, args, plain_loader=None) -> tuple[list[float], list[float], int]:
+    """Seconds per window of the project and of the plain loop, alternating runs; and the batch size."""
     ours, theirs, batch = [], [], None
     for _ in range(args.repeats):  # alternate, so drift on a shared machine hits both alike
         times, batch = project(project_cfg.copy(), args.warmup, args.iters, 1)
         ours += times
         theirs += plain(plain_cfg, args.warmup, args.iters, 1, plain_loader)
+    return ours, theirs, batch
+
+
+def compare(label, project_cfg, plain_cfg, args, plain_loader=None) -> float:
+    ours, theirs, batch = measure(project_cfg, plain_cfg, args, plain_loader)
     a, b = images_per_sec(ours, batch, args.iters), images_per_sec(theirs, batch, args.iters)
-    print(f"| {label} | {batch} | {a:,.0f} | {b:,.0f} | {a / b:.2f} |")
+    print(f"| {label} | {batch} | {a:,.0f} | {b:,.0f} | {a / b:.2f} | {mfu_line(project_cfg, batch, a)} |")
+    return a / b
+
+
+# --overhead: nets so small that their compute is negligible, data in memory, one thread, the fast
+# settings a GPU run uses: what is left is each loop's own work per iteration on the host.
+OVERHEAD = [
+    "trainer=cpu", "perf=fast", "dataset=fake", "dataset.image_size=16", "dataset.batch_size=4",
+    "dataset.num_workers=0", "dataset.cache=true", "dataset.cache_device=cpu", "generator.ngf=2",
+    "discriminator.ndf=2",
+]  # fmt: skip
+
+
+def overhead(args, out: Path) -> float:
+    """Milliseconds per iteration of the project's Trainer.fit and of the plain loop; their ratio."""
+    torch.set_num_threads(1)
+    size = 4 * (args.warmup + args.iters + 2)  # one epoch covers warm-up and window: no epoch end measured
+    extra = [f"dataset.cache_dir={out}/cache", f"dataset.source.dataset.size={size}"]
+    cfg = compose_cfg([*OVERHEAD, *extra, *args.overrides], out)
+    ours, theirs, _ = measure(cfg, cfg, args)
+    a, b = (1000 * statistics.median(t) / args.iters for t in (ours, theirs))
+    print(f"| tiny nets, {', '.join(args.overrides) or 'perf=fast'} | project {a:.2f} ms | plain loop {b:.2f} ms |")
+    print(f"\nratio: {a / b:.2f} (project / plain loop, time per iteration)")
     return a / b
 
 
@@ -138,6 +199,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny nets and FakeData: a smoke run")
     parser.add_argument("--gpu", action="store_true", help="fast path vs the tutorial's JPEG loop on CelebA-64")
     parser.add_argument("--scaling", action="store_true", help="cost vs image size and batch size")
+    parser.add_argument("--overhead", action="store_true", help="host time per iteration, tiny nets, one thread")
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for both loops")
     args = parser.parse_args()
@@ -152,10 +214,13 @@ def main() -> None:
             "discriminator.ndf=8",
             "dataset.batch_size=16",
         ]
+    if args.overhead:
+        overhead(args, out)
+        return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'}")  # fmt: skip
     print(f"median of {args.repeats} windows of {args.iters} iterations after {args.warmup} warm-up\n")
-    print("| setting | batch | project img/s | plain loop img/s | ratio |\n|---|---|---|---|---|")
+    print("| setting | batch | project img/s | plain loop img/s | ratio | FLOPs, MFU |\n|---|---|---|---|---|---|")
     if args.gpu:
         fast = ["trainer=gpu", "perf=fast", "dataset=celeba", "dataset.cache=true", "dataset.cache_device=auto"]
         slow = ["trainer=gpu", "dataset=celeba", "dataset.num_workers=8"]

@@ -87,15 +87,16 @@ def test_resume_continues_the_step_count(compose_cfg, tmp_path):
     assert (tmp_path / "run" / "samples" / "step_0000008.png").exists()
 
 
-def test_resume_is_bit_identical_to_an_uninterrupted_run(compose_cfg, tmp_path):
+@pytest.mark.parametrize("data", [[], ["dataset.cache=true"]], ids=["loader", "resident"])
+def test_resume_is_bit_identical_to_an_uninterrupted_run(compose_cfg, tmp_path, data):
     # 96 fixture images / batch 16 = 6 batches = 12 global steps per epoch: stop mid-epoch (step 8),
     # resume across the epoch boundary to step 20.
-    train(compose_cfg(*LONG, "trainer.max_steps=20"))
+    train(compose_cfg(*LONG, *data, f"dataset.cache_dir={tmp_path}/cache", "trainer.max_steps=20"))
     straight = read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")
     (tmp_path / "run").rename(tmp_path / "straight")
-    train(compose_cfg(*LONG, "trainer.max_steps=8"))
+    train(compose_cfg(*LONG, *data, f"dataset.cache_dir={tmp_path}/cache", "trainer.max_steps=8"))
     assert read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")["global_step"] == 8
-    train(compose_cfg(*LONG, "trainer.max_steps=20", "ckpt_path=last"))
+    train(compose_cfg(*LONG, *data, f"dataset.cache_dir={tmp_path}/cache", "trainer.max_steps=20", "ckpt_path=last"))
     resumed = read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert resumed["global_step"] == straight["global_step"] == 20
     assert_same_tensors(straight["state_dict"], resumed["state_dict"], "state_dict")

@@ -33,7 +33,7 @@ def test_collapsed_discriminator_stops_after_patience():
     healthy = {"train/loss_d": 1.0, "train/loss_g": 1.0, "train/d_real": 0.7, "train/d_fake": 0.3}
     collapsed = {"train/loss_d": 0.001, "train/loss_g": 9.0, "train/d_real": 0.999, "train/d_fake": 0.0001}
     for step, metrics in enumerate([healthy, collapsed, collapsed, healthy, collapsed, collapsed, collapsed], 1):
-        trainer.global_step, trainer.callback_metrics = step, {k: torch.tensor(v) for k, v in metrics.items()}
+        trainer.global_step, module.stats = step, {k: torch.tensor(v) for k, v in metrics.items()}
         guard.on_train_batch_end(trainer, module)
     trainer.global_step += 1
     with pytest.raises(

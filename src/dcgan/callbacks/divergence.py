@@ -11,7 +11,8 @@ from dcgan.errors import ConfigError, DivergenceError
 
 
 class DivergenceGuard(Callback):
-    """Every ``check_every_n_steps`` global steps (one host sync each), reads the logged losses:
+    """Every ``check_every_n_steps`` global steps (one host sync each), reads the iteration's statistics
+    (``pl_module.stats``):
 
     - a non-finite ``train/loss_d`` or ``train/loss_g`` stops training (unless ``model.on_nonfinite=skip``
       dropped that update; non-finite weights still stop it, at the next checkpoint);
@@ -38,7 +39,7 @@ class DivergenceGuard(Callback):
         if step - self._last_check < self.check_every_n_steps:
             return
         self._last_check = step
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
+        metrics = {k: float(v) for k, v in pl_module.stats.items()}
         bad = [k for k in ("train/loss_d", "train/loss_g") if k in metrics and not math.isfinite(metrics[k])]
         if bad and getattr(pl_module, "on_nonfinite", "stop") != "skip":  # skip: that update was dropped
             self._stop(trainer, f"non-finite {', '.join(k.split('/')[1] for k in bad)} at step {step}")

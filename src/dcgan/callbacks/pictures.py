@@ -36,9 +36,9 @@ class RunPictures(Callback):
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
         self._real = batch
-        metrics = trainer.callback_metrics
-        if all(key in metrics for key in HISTORY_KEYS):
-            values = torch.stack([metrics[key].detach().float().reshape(()) for key in HISTORY_KEYS])
+        stats = pl_module.stats
+        if all(key in stats for key in HISTORY_KEYS):
+            values = torch.stack([stats[key].float().reshape(()) for key in HISTORY_KEYS])
             self._pending.append((pl_module.iteration, values))
         if len(self._pending) >= 500:
             self._flush()

@@ -63,8 +63,8 @@ class RunSummary(ThroughputMonitor):
         rate = last.get("train/samples_per_sec", last.get("train/device/samples_per_sec"))
         if rate is None and last.get("train/time"):
             rate = last["train/samples"] * trainer.world_size / last["train/time"]
-        metrics = trainer.callback_metrics
-        losses = ", ".join(f"{name} {float(metrics[key]):.3g}" for key, name in SHOWN.items() if key in metrics)
+        stats = trainer.lightning_module.stats
+        losses = ", ".join(f"{name} {float(stats[key]):.3g}" for key, name in SHOWN.items() if key in stats)
         parts = [
             f"Run summary: {self.batches} iterations ({trainer.global_step} optimizer steps) in {elapsed}",
             f"{rate:,.0f} img/s" if rate else "img/s n/a (too few batches)",

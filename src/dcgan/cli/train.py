@@ -133,4 +133,5 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer = build_trainer(cfg)
     check_optimized_metric(cfg.get("optimized_metric"), model, trainer)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    return {k: float(v) for k, v in trainer.callback_metrics.items()}
+    # the last iteration's statistics (logged or not: logging runs every log_every_n_steps) and the rest
+    return {k: float(v) for k, v in {**trainer.callback_metrics, **model.stats}.items()}

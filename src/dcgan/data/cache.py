@@ -46,7 +46,8 @@ def build_cache(dataset: Dataset, path: Path, key: str, shape: tuple[int, int, i
         batch_size=256,
         num_workers=num_workers,
         collate_fn=collate_readable,
-    )
+        generator=torch.Generator(),  # its worker seed is not drawn from the run's RNG: a run that builds
+    )  # the cache trains exactly as one that loads it
     count, skipped = 0, []
     log.info("building the dataset cache %s from %d images", path, len(dataset))
     for batch in loader:
@@ -67,7 +68,8 @@ def build_cache(dataset: Dataset, path: Path, key: str, shape: tuple[int, int, i
 
 
 class CachedImages(Dataset):
-    """Rows of a uint8 image tensor (on the CPU or the training GPU); a batch is one indexing op."""
+    """Rows of a uint8 image tensor (on the CPU or the training GPU); training batches come from
+    ``dcgan.data.resident.ResidentBatches`` over ``images``."""
 
     def __init__(self, images: torch.Tensor) -> None:
         self.images = images
@@ -77,11 +79,3 @@ class CachedImages(Dataset):
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return self.images[index]
-
-    def __getitems__(self, indices: list[int]) -> torch.Tensor:
-        return self.images[torch.as_tensor(indices, device=self.images.device)]
-
-
-def as_batch(images: torch.Tensor) -> torch.Tensor:
-    """collate_fn of the cached path: ``__getitems__`` already returns the batch."""
-    return images

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 
 import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-from dcgan.data.cache import CachedImages, as_batch, build_cache, cache_file, load_cache
+from dcgan.data.cache import CachedImages, build_cache, cache_file, load_cache
+from dcgan.data.resident import ResidentBatches
 from dcgan.data.sources import Source
 from dcgan.data.transforms import to_unit_range, uint8_transform
 from dcgan.data.unreadable import Batch, SkipUnreadable, collate_readable
@@ -109,7 +111,9 @@ class ImageDataModule(LightningDataModule):
         self.cached_images = None
         device = self._device()
         if device.type != "cpu" and self.cache_device == "auto":
-            images = images.to(device)
+            images = images.to(device)  # resident on the training GPU: batches never cross the bus
+        elif device.type == "cuda" and self.pin_memory:
+            images = images.pin_memory()  # asynchronous copies of each batch to the GPU
         self.train_set = CachedImages(images)
 
     def _device(self) -> torch.device:
@@ -128,23 +132,27 @@ class ImageDataModule(LightningDataModule):
             raise ConfigError(f"{len(self.train_set)} images are too few for {world_size} processes: use fewer devices")
         return min(self.batch_size, per_process)
 
-    def train_dataloader(self) -> StatefulDataLoader:
+    def train_dataloader(self) -> StatefulDataLoader | ResidentBatches:
         if self.train_set is None:
             self.setup("fit")
-        cached = isinstance(self.train_set, CachedImages)
-        on_host = not cached or self.train_set.images.device.type == "cpu"
-        workers = 0 if cached else self.num_workers
-        # Stateful: a checkpoint records the sampler's position, so a mid-epoch resume continues the
-        # same data order (Lightning saves and restores the state).
+        # Both loaders are stateful: a checkpoint records the position in the epoch's order, so a
+        # mid-epoch resume continues the same data order (Lightning saves and restores the state).
+        if isinstance(self.train_set, CachedImages):
+            trainer = self.trainer
+            rank, world_size = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+            # the run's seed (seed_everything's), else a random one from rank 0: one order on every rank
+            seed = int(os.environ.get("PL_GLOBAL_SEED") or torch.randint(2**31 - 1, ()))
+            seed = trainer.strategy.broadcast(seed, src=0) if trainer is not None else seed
+            return ResidentBatches(self.train_set.images, self._batch_size(), seed, rank, world_size)
         return StatefulDataLoader(
             self.train_set,
             batch_size=self._batch_size(),
             shuffle=True,
             drop_last=True,  # a batch size no larger than the dataset: never an empty epoch
-            num_workers=workers,
-            collate_fn=as_batch if cached else collate_readable,
-            pin_memory=self.pin_memory and on_host and torch.cuda.is_available(),
-            persistent_workers=workers > 0,
+            num_workers=self.num_workers,
+            collate_fn=collate_readable,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            persistent_workers=self.num_workers > 0,
         )
 
     def on_before_batch_transfer(self, batch, dataloader_idx: int):

@@ -59,7 +59,10 @@ def load_datamodule(dataset_cfg: DictConfig) -> ImageDataModule:
 
 def _batches(datamodule: ImageDataModule, indices: torch.Tensor, batch_size: int):
     dataset = Subset(SkipUnreadable(datamodule.dataset, replace=False), indices.tolist())
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=datamodule.num_workers, collate_fn=collate_readable)
+    loader = DataLoader(
+        dataset, batch_size=batch_size, num_workers=datamodule.num_workers, collate_fn=collate_readable,
+        generator=torch.Generator(),  # not the run's RNG: training does not depend on whether this was cached
+    )  # fmt: skip
     skipped = 0
     for batch in loader:
         skipped += len(batch.skipped)

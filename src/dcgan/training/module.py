@@ -66,6 +66,7 @@ class DCGAN(LightningModule):
         # A buffer, so the sample grids of a resumed run continue the same latent points.
         self.register_buffer("fixed_noise", torch.randn(num_fixed_samples, self.nz))
         self.ddp_nets: dict[str, nn.Module] = {}
+        self.stats: dict[str, torch.Tensor] = {}  # the last iteration's train/* statistics (0-d tensors)
         self._pending_rng: dict | None = None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -125,13 +126,16 @@ class DCGAN(LightningModule):
         if self.generator_ema is not None:
             self.generator_ema.update(self.generator, self.trainer.global_step, self.noise(real.shape[0]))
         if self.on_nonfinite == "skip":
-            stats["train/skipped_steps"] = float(self.skipped_steps)
-        losses = {k: stats.pop(k) for k in ("train/loss_d", "train/loss_g")}
-        self.log_dict(losses, prog_bar=self.prog_bar, on_step=True, on_epoch=False, batch_size=real.shape[0])
-        # A logged "step" is the x-axis Lightning gives the loggers: trainer.global_step, as the sample grids
-        # and checkpoints use (else, under manual optimization, the batch count).
-        stats["step"] = float(self.trainer.global_step)
-        self.log_dict(stats, on_step=True, on_epoch=False, batch_size=real.shape[0])
+            stats["train/skipped_steps"] = torch.tensor(float(self.skipped_steps))
+        self.stats = stats  # this iteration's statistics, still on the device (callbacks read them)
+        # Lightning's logging costs host time per call: log where the loggers (or the bar) take it.
+        if self.prog_bar or self.trainer._logger_connector.should_update_logs:
+            losses = {k: stats[k] for k in ("train/loss_d", "train/loss_g")}
+            self.log_dict(losses, prog_bar=self.prog_bar, on_step=True, on_epoch=False, batch_size=real.shape[0])
+            # A logged "step" is the x-axis Lightning gives the loggers: trainer.global_step, as the sample
+            # grids and checkpoints use (else, under manual optimization, the batch count).
+            rest = {k: v for k, v in stats.items() if k not in losses} | {"step": float(self.trainer.global_step)}
+            self.log_dict(rest, on_step=True, on_epoch=False, batch_size=real.shape[0])
 
     def _discriminator_step(self, opt_d, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         net = self._ddp("discriminator")
