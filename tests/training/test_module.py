@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import math
+import sys
 
 import pytest
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch import Callback
 
 from dcgan.cli.train import build_trainer, train
 from dcgan.errors import ConfigError
@@ -142,3 +145,43 @@ def test_compiled_nets_give_the_same_losses(compose_cfg, tmp_path):
 def test_perf_fast_preset_runs_on_cpu(compose_cfg):
     metrics = train(compose_cfg("perf=fast", "model.compile=false", "trainer.max_steps=4"))
     assert math.isfinite(metrics["train/loss_d"])
+
+
+class HostReads(Callback):
+    """Counts the reads of tensor values into Python (what waits for a GPU) that the project's and
+    Lightning's code makes, in each iteration (torch's own CPU-only reads, e.g. Adam's step count, aside)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.count, self.per_iteration = 0, []
+        for name in ("item", "tolist", "__float__", "__bool__", "__int__"):
+            original = getattr(torch.Tensor, name)
+
+            def counted(tensor, *args, _original=original, **kwargs):
+                caller = sys._getframe(1).f_code.co_filename
+                self.count += "/dcgan/" in caller or "/lightning/" in caller
+                return _original(tensor, *args, **kwargs)
+
+            monkeypatch.setattr(torch.Tensor, name, counted)
+
+    def on_train_batch_start(self, *args) -> None:
+        self.count = 0
+
+    def on_train_batch_end(self, *args) -> None:
+        self.per_iteration.append(self.count)
+
+
+def test_the_fast_settings_read_no_tensor_between_logging_steps(compose_cfg, tmp_path, monkeypatch):
+    cfg = compose_cfg(
+        "trainer.max_epochs=-1", "trainer.max_steps=20", "logger=csv", "model.prog_bar=false",
+        "trainer.log_every_n_steps=5",
+        "callbacks.divergence.check_every_n_steps=10", "callbacks.samples.every_n_steps=1000",
+    )  # fmt: skip
+    model, dm, trainer = instantiate(cfg.model), instantiate(cfg.dataset), build_trainer(cfg)
+    reads = HostReads(monkeypatch)
+    trainer.callbacks.append(reads)
+    trainer.fit(model, datamodule=dm)
+    quiet = [n for i, n in enumerate(reads.per_iteration, 1) if i % 5]  # iterations 1-4, 6-9: no logging
+    assert len(reads.per_iteration) == 10 and quiet == [0] * 8, reads.per_iteration
+    with open(tmp_path / "run" / "csv" / "metrics.csv") as file:  # the losses still reach the logger
+        logged = [int(row["step"]) for row in csv.DictReader(file) if row["train/loss_d"]]
+    assert logged == [10, 20]  # every 5 iterations = 10 global steps
