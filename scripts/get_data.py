@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 
+from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
 from dcgan.config import compose
@@ -40,7 +41,11 @@ def apt_get(package: str) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    dataset_cfg = compose("train", argv).dataset
+    try:
+        dataset_cfg = compose("train", argv).dataset
+    except HydraException as error:  # an override train.py would refuse too
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
     try:
         datamodule = load_datamodule(dataset_cfg)
     except ConfigError as error:
