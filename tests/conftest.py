@@ -25,6 +25,8 @@ FAST = [
     "callbacks.samples.every_n_steps=4",
     "~callbacks.progress_bar",
 ]
+# Runs that outlast an epoch of the fixtures (96 images, batch 16: 12 global steps), with a seed of their own.
+LONG = ["trainer.max_epochs=-1", "seed=7"]
 # Tiny sample counts: the scores only need to be computable, not meaningful.
 SMALL = ["metrics.num_samples=48", "metrics.batch_size=16"]
 

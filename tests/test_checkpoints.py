@@ -14,10 +14,8 @@ from dcgan.checkpoints import AtomicCheckpointIO, load_generator, resolve_ckpt_p
 from dcgan.cli.train import train
 from dcgan.errors import ConfigError
 from dcgan.latents import latents
-from tests.conftest import FAST
+from tests.conftest import FAST, LONG
 from tests.helpers import assert_same_tensors, command, read_ckpt, subprocess_env, wait_for
-
-LONG = ["trainer.max_epochs=-1", "seed=7"]
 
 
 def test_checkpoint_loads_without_training_overrides(run_dir):

@@ -7,9 +7,8 @@ import torch
 
 from dcgan.cli.train import train
 from dcgan.errors import DivergenceError
+from tests.conftest import LONG
 from tests.helpers import read_ckpt
-
-LONG = ["trainer.max_epochs=-1", "seed=7"]
 
 
 def test_non_finite_weights_stop_the_run_naming_the_last_good_checkpoint(compose_cfg, tmp_path):

@@ -11,8 +11,7 @@ from dcgan.callbacks.divergence import DivergenceGuard
 from dcgan.cli.train import train
 from dcgan.errors import DivergenceError
 from dcgan.training.losses import NonSaturating
-
-LONG = ["trainer.max_epochs=-1", "seed=7"]
+from tests.conftest import LONG
 
 
 def test_stop_mode_stops_on_a_non_finite_loss(compose_cfg):

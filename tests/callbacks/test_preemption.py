@@ -7,10 +7,8 @@ import subprocess
 
 import pytest
 
-from tests.conftest import FAST
+from tests.conftest import FAST, LONG
 from tests.helpers import command, read_ckpt, subprocess_env, wait_for
-
-LONG = ["trainer.max_epochs=-1", "seed=7"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])

@@ -13,6 +13,7 @@ from lightning.pytorch import Callback
 
 from dcgan.cli.train import build_trainer, train
 from dcgan.errors import ConfigError
+from tests.conftest import LONG
 from tests.helpers import StepRecorder, read_ckpt
 
 
@@ -94,9 +95,6 @@ def test_sampling_uses_the_ema_generator(compose_cfg):
             p.zero_()
     out = model.sample()
     assert torch.allclose(out, torch.zeros_like(out))  # all-zero weights give tanh(0) = 0 everywhere
-
-
-LONG = ["trainer.max_epochs=-1", "seed=7"]
 
 
 def test_skip_mode_drops_a_non_finite_update_and_trains_on(compose_cfg, tmp_path):
