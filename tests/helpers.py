@@ -239,7 +239,9 @@ def build(option: str, **values):
     """The object of one config option file (``"generator/upsample"``, ``"loss/wgan_gp"`` ...) with ``values``
     over its settings: the defaults stay those of the YAML."""
     node = OmegaConf.load(CONF / f"{option}.yaml")
-    node.pop("defaults", None)
+    for parent in node.pop("defaults", []):  # [_base, _self_]: the group's shared settings under its own
+        if parent != "_self_":
+            node = OmegaConf.merge(OmegaConf.load(CONF / option.split("/")[0] / f"{parent}.yaml"), node)
     try:
         return instantiate(node, **values)
     except Exception as error:  # the ConfigError a user would see, not Hydra's wrapper

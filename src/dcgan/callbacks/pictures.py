@@ -66,7 +66,7 @@ class RunPictures(Callback):
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.is_global_zero:
             return
-        fake = pl_module.sample().cpu()
+        fake = pl_module.grid_images().cpu()
         real = None if self._real is None else self._real[: len(fake)].cpu()
         written = write_run_pictures(
             self.dirpath, self.samples_dir, self.history(), real, fake, self.smoothing, self.frame_ms

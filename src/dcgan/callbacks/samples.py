@@ -38,9 +38,28 @@ class SampleGrid(Callback):
         self._last_step = step
         if not trainer.is_global_zero:
             return
-        images = pl_module.sample().cpu()
+        images = pl_module.grid_images().cpu()
         grid = make_grid(images, nrow=self.nrow, normalize=True, value_range=(-1, 1))
         self.dirpath.mkdir(parents=True, exist_ok=True)
         save_image(grid, self.dirpath / f"step_{step:07d}.png")
         for logger in trainer.loggers:
             log_image(logger, "samples", grid, step)
+
+
+class TrainingImages(Callback):
+    """At the first batch of a new run: a grid of up to ``num_images`` real training images (the PyTorch
+    tutorial's "Training Images" plot) as ``path`` and as ``training_images`` in each logger. Rank zero only;
+    a resumed run keeps the picture of its start."""
+
+    def __init__(self, path: str | Path, num_images: int, nrow: int) -> None:
+        self.path, self.num_images, self.nrow = Path(path), int(num_images), int(nrow)
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int) -> None:
+        if trainer.global_step != 0 or not trainer.is_global_zero:
+            return
+        real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        grid = make_grid(real[: self.num_images].float().cpu(), nrow=self.nrow, normalize=True, value_range=(-1, 1))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(grid, self.path)
+        for logger in trainer.loggers:
+            log_image(logger, "training_images", grid, trainer.global_step)

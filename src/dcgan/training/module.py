@@ -10,23 +10,29 @@ from lightning.pytorch import LightningModule
 from torch import nn
 
 from dcgan.errors import ConfigError
+from dcgan.models.blocks import preserved_buffers
 from dcgan.training.ema import ExponentialMovingAverage
-from dcgan.training.losses import NonSaturating, r1_penalty
+from dcgan.training.losses import GANLoss, r1_penalty
 from dcgan.training.rng import collect_rng_states, set_rng_states
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
+# What the progress bar shows (model.prog_bar): the tutorial's Loss_D, Loss_G, D(x), D(G(z)) before / after.
+PROGRESS_BAR = ("train/loss_d", "train/loss_g", "train/d_real", "train/d_fake", "train/d_fake_after")
 # Where each generator's weights sit in the module's state dict (the attributes below).
 WEIGHT_PREFIX = {"raw": "generator.", "ema": "generator_ema.module."}
 
 
 class DCGAN(LightningModule):
     """Per batch: ``d_steps_per_g`` discriminator steps on real and detached fake images, then one
-    generator step on the last fake batch, as in the PyTorch DCGAN tutorial.
+    generator step on the last fake batch, as in the PyTorch DCGAN tutorial (``g_fresh_noise``: on a
+    batch made from fresh noise, as the CelebA walkthrough).
 
     Options (all off by default): ``augment`` (a module applied to every D input, e.g. DiffAugment),
     ``r1_gamma`` (R1 penalty weight), ``ema_decay`` / ``ema_start_step`` (an EMA copy of G that the
     sample grids, generate.py and evaluate.py use), ``channels_last`` and ``compile`` (speed).
+    ``grid_batch_stats``: the fixed-noise grids use BatchNorm's batch statistics (G in train mode, as the
+    tutorial draws them; G's running statistics are left as they were), else eval mode.
     """
 
     # Networks that GANDDPStrategy wraps in their own DistributedDataParallel.
@@ -38,8 +44,9 @@ class DCGAN(LightningModule):
         discriminator: nn.Module,
         optimizer_g: OptimizerFactory,
         optimizer_d: OptimizerFactory,
-        loss: NonSaturating,
+        loss: GANLoss,
         d_steps_per_g: int,
+        g_fresh_noise: bool,
         num_fixed_samples: int,
         on_nonfinite: str,
         augment: nn.Module | None,
@@ -49,6 +56,7 @@ class DCGAN(LightningModule):
         channels_last: bool,
         compile: bool | dict,
         prog_bar: bool,
+        grid_batch_stats: bool,
     ) -> None:
         super().__init__()
         _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma, ema_decay)
@@ -58,6 +66,7 @@ class DCGAN(LightningModule):
         self.loss = loss
         self.augment = augment if augment is not None else nn.Identity()
         self.d_steps_per_g, self.r1_gamma = int(d_steps_per_g), float(r1_gamma)
+        self.g_fresh_noise, self.grid_batch_stats = bool(g_fresh_noise), bool(grid_batch_stats)
         self.on_nonfinite, self.skipped_steps = on_nonfinite, 0
         self.generator_ema = ExponentialMovingAverage(generator, ema_decay, ema_start_step) if ema_decay else None
         self.channels_last, self.prog_bar = bool(channels_last), bool(prog_bar)
@@ -102,7 +111,7 @@ class DCGAN(LightningModule):
         if self.on_nonfinite == "skip":  # BatchNorm buffers to put back if a step is dropped
             self._buffers_before = {id(net): [b.clone() for b in net.buffers()] for net in self.ddp_net_modules()}
         for step in range(self.d_steps_per_g):
-            if step < self.d_steps_per_g - 1:
+            if step < self.d_steps_per_g - 1 or self.g_fresh_noise:
                 with torch.no_grad():
                     fake = self.generator(self.noise(real.shape[0]))
             else:
@@ -110,13 +119,18 @@ class DCGAN(LightningModule):
                 # ones so that no BatchNorm buffer changes between this forward and its backward.
                 fake = self._ddp("generator")(self.noise(real.shape[0]))
             stats = self._discriminator_step(opt_d, real, fake.detach())
+        if self.g_fresh_noise:
+            fake = self._ddp("generator")(self.noise(real.shape[0]))
         stats.update(self._generator_step(opt_g, fake))
         if self.generator_ema is not None:
             self.generator_ema.update(self.generator, self.trainer.global_step, self.noise(real.shape[0]))
         if self.on_nonfinite == "skip":
             stats["train/skipped_steps"] = float(self.skipped_steps)
-        losses = {k: stats.pop(k) for k in ("train/loss_d", "train/loss_g")}
-        self.log_dict(losses, prog_bar=self.prog_bar, on_step=True, on_epoch=False, batch_size=real.shape[0])
+        shown = {k: stats.pop(k) for k in PROGRESS_BAR if k in stats}
+        self.log_dict(shown, prog_bar=self.prog_bar, on_step=True, on_epoch=False, batch_size=real.shape[0])
+        # Per-epoch means (Dive into Deep Learning's curves): summed on the device, one reduction per epoch.
+        epoch = {f"train/epoch_{k.split('/')[1]}": shown[k] for k in ("train/loss_d", "train/loss_g")}
+        self.log_dict(epoch, on_step=False, on_epoch=True, batch_size=real.shape[0], sync_dist=True)
         # A logged "step" is the x-axis Lightning gives the loggers: trainer.global_step, as the sample grids
         # and checkpoints use (else, under manual optimization, the batch count).
         stats["step"] = float(self.trainer.global_step)
@@ -132,7 +146,7 @@ class DCGAN(LightningModule):
             if self.r1_gamma:
                 real = real.detach().requires_grad_(True)
             real_out = net(self.augment(real))
-            loss_real = self.loss.d_real(real_out)
+            loss_real = self.loss.d_weight * self.loss.d_real(real_out)
             if self.r1_gamma:
                 stats["train/r1"] = r1_penalty(real_out, real)
                 loss_real = loss_real + 0.5 * self.r1_gamma * stats["train/r1"]
@@ -142,7 +156,7 @@ class DCGAN(LightningModule):
                 stats["train/penalty"] = penalty
                 self.manual_backward(penalty)
         fake_out = net(self.augment(fake))
-        loss_fake = self.loss.d_fake(fake_out)
+        loss_fake = self.loss.d_weight * self.loss.d_fake(fake_out)
         self.manual_backward(loss_fake)
         loss_d = loss_real + loss_fake + (penalty if penalty is not None else 0)
         self._step(opt_d, loss_d, self.discriminator)
@@ -153,6 +167,10 @@ class DCGAN(LightningModule):
                 "train/d_fake": self.loss.score(fake_out.detach()).mean(),
             }
         )
+        says_real, says_fake = self.loss.says_real(real_out), self.loss.says_real(fake_out)
+        if says_real is not None:  # the DCGAN lab's discriminator accuracy, on this step's real and fake batch
+            stats["train/d_acc_real"] = says_real.float().mean()
+            stats["train/d_acc_fake"] = (~says_fake).float().mean()
         return {k: v.detach() for k, v in stats.items()}
 
     def _generator_step(self, opt_g, fake: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -182,6 +200,11 @@ class DCGAN(LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["rng_states"] = collect_rng_states()
+        checkpoint["parameter_counts"] = self.parameter_counts()
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Parameters of each net (stored in every checkpoint, as the face-array tutorial does)."""
+        return {name: sum(p.numel() for p in getattr(self, name).parameters()) for name in self.ddp_net_names}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         # Applied at the first resumed batch: building the dataloader iterators draws random numbers
@@ -222,13 +245,26 @@ class DCGAN(LightningModule):
     def sample(self, noise: torch.Tensor | None = None) -> torch.Tensor:
         """Images in [-1, 1] for ``noise`` (default: the fixed noise), G (or its EMA) in eval mode."""
         noise = self.fixed_noise if noise is None else noise
-        net = self.sampling_generator
-        was_training = net.training
-        net.eval()
-        try:
-            return net(noise.to(self.device)).float()
-        finally:
-            net.train(was_training)
+        return draw(self.sampling_generator, noise.to(self.device), batch_stats=False)
+
+    def grid_images(self) -> torch.Tensor:
+        """G(fixed noise) in [-1, 1] as the sample grids show it: with ``grid_batch_stats`` the live G on the
+        batch's own statistics (the tutorial's grids; G's buffers untouched), the EMA copy in eval mode."""
+        batch_stats = self.grid_batch_stats and self.generator_ema is None
+        return draw(self.sampling_generator, self.fixed_noise, batch_stats)
+
+
+@torch.no_grad()
+def draw(net: nn.Module, noise: torch.Tensor, batch_stats: bool) -> torch.Tensor:
+    """``net(noise)`` as float images: in train mode with its buffers put back afterwards (BatchNorm on the
+    batch's statistics, no side effect on training) or in eval mode (running statistics)."""
+    was_training = net.training
+    net.train(batch_stats)
+    try:
+        with preserved_buffers(net) if batch_stats else nullcontext():
+            return net(noise).float()
+    finally:
+        net.train(was_training)
 
 
 def _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma, ema_decay):
