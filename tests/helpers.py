@@ -24,7 +24,7 @@ from dcgan.errors import ConfigError, find_user_error
 from tests.unchecked import CHECKED
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ["fashion_mnist", "mnist", "svhn", "cifar10", "celeba", "image_folder", "array", "fake"]
+DATASETS = ["fashion_mnist", "mnist", "emnist", "svhn", "cifar10", "celeba", "image_folder", "array", "fake"]
 
 
 def param_snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:

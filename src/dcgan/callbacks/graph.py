@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -27,7 +28,9 @@ class ModelGraph(Callback):
         modes = [m.training for m in nets.modules()]
         nets.eval()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), warnings.catch_warnings():
+                # TensorBoard's add_graph traces with torch.jit.trace, which torch now calls deprecated
+                warnings.filterwarnings("ignore", r"`torch\.jit\.trace", FutureWarning)
                 for logger in loggers:
                     logger.experiment.add_graph(nets, pl_module.fixed_noise[:2])
         finally:

@@ -107,12 +107,11 @@ class ArrayImages(Dataset):
     @staticmethod
     def _image_shape(shape: tuple[int, ...], layout: str) -> tuple[int, int, int]:
         """(H, W, C) of one image."""
-        return {
-            "nhwc": (shape[1], shape[2], shape[3]),
-            "nchw": (shape[2], shape[3], shape[1]),
-            "nhw": (shape[1], shape[2], 1),
-            "hwn": (shape[0], shape[1], 1),
-        }[layout]
+        if layout == "hwn":
+            return shape[0], shape[1], 1
+        if layout == "nchw":
+            return shape[2], shape[3], shape[1]
+        return shape[1], shape[2], shape[3] if layout == "nhwc" else 1
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
