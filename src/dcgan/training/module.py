@@ -136,6 +136,10 @@ class DCGAN(LightningModule):
         stats["step"] = float(self.trainer.global_step)
         self.log_dict(stats, on_step=True, on_epoch=False, batch_size=real.shape[0])
 
+    def on_train_epoch_end(self) -> None:
+        # The per-epoch means reach the loggers at the epoch's last global step (else: its batch count).
+        self.log("step", float(self.trainer.global_step), on_step=False, on_epoch=True, batch_size=1)
+
     def _discriminator_step(self, opt_d, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         net = self._ddp("discriminator")
         stats = {}
