@@ -15,11 +15,11 @@ from pathlib import Path
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch import Callback
-from omegaconf import OmegaConf
 from PIL import Image
 
 from dcgan.cli.generate import generate
-from dcgan.config import CONF, compose
+from dcgan.config import compose
+from dcgan.config import option as option_defaults
 from dcgan.errors import ConfigError, find_user_error
 from tests.unchecked import CHECKED
 
@@ -238,11 +238,16 @@ def image_info(path) -> tuple[tuple[int, int], int]:
 def build(option: str, **values):
     """The object of one config option file (``"generator/upsample"``, ``"loss/wgan_gp"`` ...) with ``values``
     over its settings: the defaults stay those of the YAML."""
-    node = OmegaConf.load(CONF / f"{option}.yaml")
-    for parent in node.pop("defaults", []):  # [_base, _self_]: the group's shared settings under its own
-        if parent != "_self_":
-            node = OmegaConf.merge(OmegaConf.load(CONF / option.split("/")[0] / f"{parent}.yaml"), node)
+    node = option_defaults(option)
     try:
         return instantiate(node, **values)
     except Exception as error:  # the ConfigError a user would see, not Hydra's wrapper
         raise find_user_error(error) or error from None
+
+
+class FirstBatch(Callback):
+    """Saves the first training batch the model receives as ``<run folder>/first_batch.pt``."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == 0:
+            torch.save(batch.detach().cpu(), Path(trainer.default_root_dir) / "first_batch.pt")

@@ -170,3 +170,14 @@ def test_a_checkpoint_cannot_run_code_when_loaded(compose_cfg, tmp_path):
     with pytest.raises(ConfigError, match="weights-only load refuses"):
         train(compose_cfg("trainer.max_steps=2", f"ckpt_path={evil}"))
     assert not marker.exists()
+
+
+def test_a_checkpoint_from_before_a_new_net_key_still_loads(run_dir, tmp_path):
+    # runs saved before norm_eps / input_norm existed store no such key: they get the current default,
+    # which is the old behaviour
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    checkpoint["hyper_parameters"]["model"]["generator"].pop("norm_eps")
+    checkpoint["hyper_parameters"]["model"]["discriminator"].pop("input_norm")
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    generator = load_generator(tmp_path / "old.ckpt").net
+    assert all(m.eps == 1e-5 for m in generator.modules() if isinstance(m, torch.nn.BatchNorm2d))

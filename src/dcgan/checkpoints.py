@@ -18,6 +18,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from dcgan.config import with_current_defaults
 from dcgan.errors import ConfigError
 from dcgan.files import atomic_save
 from dcgan.training.module import DCGAN
@@ -87,6 +88,7 @@ def build_net(weights: dict, config: DictConfig, name: str, path: str | Path = "
     net_config = config.model.get(name)
     if net_config is None:
         raise ConfigError(f"ckpt_path={path}: the run config has no model.{name}")
+    net_config = with_current_defaults(net_config, name)
     architecture = str(net_config.get("_target_", "?")).rsplit(".", 1)[-1]
     try:
         net = instantiate(net_config)
