@@ -138,7 +138,7 @@ class DCGAN(LightningModule):
 
     def on_train_epoch_end(self) -> None:
         # The per-epoch means reach the loggers at the epoch's last global step (else: its batch count).
-        self.log("step", float(self.trainer.global_step), on_step=False, on_epoch=True, batch_size=1)
+        self.log("step", float(self.trainer.global_step), on_step=False, on_epoch=True, batch_size=1, sync_dist=True)
 
     def _discriminator_step(self, opt_d, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         net = self._ddp("discriminator")
