@@ -10,7 +10,16 @@ from omegaconf import DictConfig
 
 from dcgan.cli.train import train
 from dcgan.config import compose
-from tests.fixtures import make_array, make_celeba, make_cifar10, make_image_folder, make_mnist_like, make_svhn
+from tests.fixtures import (
+    make_array,
+    make_celeba,
+    make_cifar10,
+    make_emnist,
+    make_face_arrays,
+    make_image_folder,
+    make_mnist_like,
+    make_svhn,
+)
 from tests.helpers import load_script
 
 # Tiny nets, tiny batches, CPU, no external logger: every end-to-end test starts from these.
@@ -53,13 +62,14 @@ def fixture_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("datasets")
     make_mnist_like(root, "FashionMNIST")
     make_mnist_like(root, "MNIST", seed=1)
+    make_emnist(root, seed=2)
     make_cifar10(root)
     make_svhn(root)
     make_celeba(root)
     make_image_folder(root / "images")
     make_image_folder(root / "pokemon", size=(96, 96), seed=3)
     make_array(root / "images.npy")
-    make_array(root / "faces.npy", size=64, seed=4)
+    make_face_arrays(root / "faces", size=64, seed=4)
     return root
 
 

@@ -32,6 +32,29 @@ def make_mnist_like(root: Path, folder: str = "FashionMNIST", n_train: int = 96,
     return Path(root)
 
 
+def glyph_f(size: int = 28) -> np.ndarray:
+    """An upright letter F (size x size, uint8): no flip, rotation or transpose maps it onto itself."""
+    glyph = np.zeros((size, size), np.uint8)
+    glyph[4:24, 6:10] = 255  # the stem, on the left
+    glyph[4:8, 6:22] = 255  # the top bar, long
+    glyph[12:16, 6:18] = 255  # the middle bar, shorter
+    return glyph
+
+
+def make_emnist(root: Path, split: str = "balanced", n_train: int = 48, n_test: int = 8, seed: int = 0) -> Path:
+    """``root/EMNIST/raw/emnist-<split>-{train,test}-{images-idx3,labels-idx1}-ubyte`` as EMNIST ships them:
+    IDX files whose images are stored transposed (column by column). Image 0 of each file is ``glyph_f()``."""
+    rng = np.random.default_rng(seed)
+    raw = Path(root) / "EMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for part, n in (("train", n_train), ("test", n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        images[0] = glyph_f()
+        write_idx_images(raw / f"emnist-{split}-{part}-images-idx3-ubyte", images.transpose(0, 2, 1))
+        write_idx_labels(raw / f"emnist-{split}-{part}-labels-idx1-ubyte", rng.integers(0, 47, size=n))
+    return Path(root)
+
+
 def make_image_folder(root: Path, n: int = 24, size: tuple[int, int] = (40, 30), seed: int = 0) -> Path:
     """A flat mix of RGB JPEG, RGBA PNG, gray PNG and palette PNG files, plus one class subfolder."""
     rng = np.random.default_rng(seed)
@@ -135,13 +158,16 @@ def add_bad_files(folder: Path, seed: int = 0) -> list[Path]:
 
 
 def make_array(path: Path, n: int = 24, layout: str = "nhwc", size: int = 20, channels: int = 3, seed: int = 0):
-    """uint8 images in a .npy (or, for a .npz path, under the key ``images``) in ``layout``."""
+    """uint8 images in a .npy (or, for a .npz path, under the key ``images``) in ``layout``: nhwc, nchw,
+    nhw (gray), hwn (gray, the face-array tutorial's (H, W, N))."""
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(n, size, size, channels), dtype=np.uint8)
-    if layout == "nhw":
+    if layout in ("nhw", "hwn"):
         images = images[..., 0]
-    elif layout == "nchw":
+    if layout == "nchw":
         images = images.transpose(0, 3, 1, 2)
+    elif layout == "hwn":
+        images = images.transpose(1, 2, 0)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".npz":
@@ -149,3 +175,11 @@ def make_array(path: Path, n: int = 24, layout: str = "nhwc", size: int = 20, ch
     else:
         np.save(path, images)
     return path
+
+
+def make_face_arrays(folder: Path, n_train: int = 20, n_test: int = 8, size: int = 64, seed: int = 0) -> list[Path]:
+    """The face-array tutorial's files: ``train.npy`` and ``test.npy``, gray faces shaped (H, W, N)."""
+    return [
+        make_array(Path(folder) / f"{name}.npy", n=n, layout="hwn", size=size, seed=seed + i)
+        for i, (name, n) in enumerate((("train", n_train), ("test", n_test)))
+    ]

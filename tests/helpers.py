@@ -16,16 +16,16 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch import Callback
-from omegaconf import OmegaConf
 from PIL import Image
 
 from dcgan.cli.generate import generate
-from dcgan.config import CONF, compose
+from dcgan.config import compose
+from dcgan.config import option as option_defaults
 from dcgan.errors import ConfigError, find_user_error
 from tests.unchecked import CHECKED
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ["fashion_mnist", "mnist", "svhn", "cifar10", "celeba", "image_folder", "array", "fake"]
+DATASETS = ["fashion_mnist", "mnist", "emnist", "svhn", "cifar10", "celeba", "image_folder", "array", "fake"]
 
 
 def param_snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -239,8 +239,7 @@ def image_info(path) -> tuple[tuple[int, int], int]:
 def build(option: str, **values):
     """The object of one config option file (``"generator/upsample"``, ``"loss/wgan_gp"`` ...) with ``values``
     over its settings: the defaults stay those of the YAML."""
-    node = OmegaConf.load(CONF / f"{option}.yaml")
-    node.pop("defaults", None)
+    node = option_defaults(option)
     try:
         return instantiate(node, **values)
     except Exception as error:  # the ConfigError a user would see, not Hydra's wrapper
@@ -251,3 +250,11 @@ def has_text(picture, box) -> bool:
     """Whether the ``box`` (left, top, right, bottom) of a picture holds dark strokes on white: a title."""
     pixels = np.asarray(picture.convert("L").crop(box))
     return bool((pixels < 100).mean() > 0.01 and (pixels == 255).mean() > 0.5)
+
+
+class FirstBatch(Callback):
+    """Saves the first training batch the model receives as ``<run folder>/first_batch.pt``."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == 0:
+            torch.save(batch.detach().cpu(), Path(trainer.default_root_dir) / "first_batch.pt")

@@ -169,3 +169,32 @@ def test_a_checkpoint_cannot_run_code_when_loaded(compose_cfg, tmp_path):
     with pytest.raises(ConfigError, match="weights-only load refuses"):
         train(compose_cfg("trainer.max_steps=2", f"ckpt_path={evil}"))
     assert not marker.exists()
+
+
+def test_a_checkpoint_from_before_a_new_net_key_still_loads(run_dir, tmp_path):
+    # runs saved before norm_eps / input_norm existed store no such key: they get the current default,
+    # which is the old behaviour
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    checkpoint["hyper_parameters"]["model"]["generator"].pop("norm_eps")
+    checkpoint["hyper_parameters"]["model"]["discriminator"].pop("input_norm")
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    generator = load_generator(tmp_path / "old.ckpt").net
+    assert all(m.eps == 1e-5 for m in generator.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def test_a_checkpoint_of_the_older_discriminator_names_still_resumes(compose_cfg, tmp_path):
+    # before the discriminator became a features trunk and a head, its layers were one `net` Sequential
+    train(compose_cfg("trainer.max_steps=4"))
+    path = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    checkpoint = read_ckpt(path)
+    stages = 1 + max(int(k.split(".")[2]) for k in checkpoint["state_dict"] if k.startswith("discriminator.features."))
+
+    def old(key: str) -> str:
+        key = key.replace("discriminator.features.", "discriminator.net.")
+        return key.replace("discriminator.head.", f"discriminator.net.{stages}.")
+
+    checkpoint["state_dict"] = {old(k): v for k, v in checkpoint["state_dict"].items()}
+    assert not any(".features." in k or ".head." in k for k in checkpoint["state_dict"])
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    train(compose_cfg("trainer.max_steps=8", f"ckpt_path={tmp_path / 'old.ckpt'}"))
+    assert read_ckpt(path)["global_step"] == 8

@@ -18,6 +18,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from dcgan.config import with_current_defaults
 from dcgan.errors import ConfigError
 from dcgan.files import atomic_save
 from dcgan.training.module import DCGAN
@@ -87,6 +88,7 @@ def build_net(weights: dict, config: DictConfig, name: str, path: str | Path = "
     net_config = config.model.get(name)
     if net_config is None:
         raise ConfigError(f"ckpt_path={path}: the run config has no model.{name}")
+    net_config = with_current_defaults(net_config, name)
     architecture = str(net_config.get("_target_", "?")).rsplit(".", 1)[-1]
     try:
         net = instantiate(net_config)
@@ -153,7 +155,7 @@ def check_compatible(path: str | Path, model: nn.Module) -> dict:
     checkpoint = read_checkpoint(path)
     if "state_dict" not in checkpoint:
         raise ConfigError(f"{path} is not a training checkpoint of this kit (no state_dict)")
-    theirs, ours = checkpoint["state_dict"], model.state_dict()
+    theirs, ours = DCGAN.upgrade_state_dict(checkpoint["state_dict"]), model.state_dict()
     problems = [f"{k} missing in the checkpoint" for k in ours if k not in theirs]
     problems += [f"{k} unexpected" for k in theirs if k not in ours]
     problems += [

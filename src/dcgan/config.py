@@ -8,7 +8,7 @@ from pathlib import Path
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -28,3 +28,27 @@ def compose(
         with open_dict(cfg):
             cfg.paths.output_dir = str(output_dir)
     return cfg
+
+
+def option(name: str) -> DictConfig:
+    """One option file of a config group (``"generator/upsample"``) with the settings its group shares
+    (``conf/_generator.yaml``) under it, interpolations unresolved: the option's own defaults."""
+    node = OmegaConf.load(CONF / f"{name}.yaml")
+    for parent in node.pop("defaults", []):  # [/_generator@_here_, _self_]: the shared settings under the option's
+        if parent != "_self_":
+            node = OmegaConf.merge(OmegaConf.load(CONF / f"{parent.lstrip('/').split('@')[0]}.yaml"), node)
+    return node
+
+
+def with_current_defaults(stored: DictConfig, group: str) -> DictConfig:
+    """A net config stored in an older checkpoint, with each key added to its option since then set to the
+    option's current default (new keys default to the old behaviour); the stored values win."""
+    for path in sorted((CONF / group).glob("*.yaml")):
+        if path.stem.startswith("_"):
+            continue
+        defaults = option(f"{group}/{path.stem}")
+        if defaults.get("_target_") == stored.get("_target_"):
+            own = OmegaConf.to_container(defaults, resolve=False)
+            missing = {k: v for k, v in own.items() if k not in stored}
+            return OmegaConf.merge(stored, missing) if missing else stored
+    return stored

@@ -27,7 +27,7 @@ def test_stop_mode_stops_on_a_non_finite_loss(compose_cfg):
 
 def test_collapsed_discriminator_stops_after_patience():
     guard = DivergenceGuard(check_every_n_steps=1, collapse_threshold=0.01, collapse_patience=3)
-    module = SimpleNamespace(loss=NonSaturating())
+    module = SimpleNamespace(loss=NonSaturating(d_average=False))
     trainer = SimpleNamespace(global_step=0, checkpoint_callback=SimpleNamespace(last_good="ck/last.ckpt (step 3)"))
     healthy = {"train/loss_d": 1.0, "train/loss_g": 1.0, "train/d_real": 0.7, "train/d_fake": 0.3}
     collapsed = {"train/loss_d": 0.001, "train/loss_g": 9.0, "train/d_real": 0.999, "train/d_fake": 0.0001}

@@ -1,4 +1,5 @@
-"""The progress bar: its total stops where max_steps does; log lines print above it, not over it."""
+"""The progress bar: the tutorial's statistics (losses, D(x), D(G(z)) before / after the D update), a total
+that stops where max_steps does, log lines above it, not over it."""
 
 from __future__ import annotations
 
@@ -71,3 +72,15 @@ def test_a_resumed_run_counts_the_batches_already_done_this_epoch(compose_cfg, c
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     trainer.fit(instantiate(cfg.model), datamodule=instantiate(cfg.dataset), ckpt_path=ckpt, weights_only=True)
     assert probe.shown == [(3, 4), (4, 4)]  # the bar runs on from 2/4 to 4/4
+
+
+def test_progress_bar_shows_d_of_x_and_d_of_g_of_z_before_and_after(compose_cfg):
+    cfg = compose_cfg("trainer.max_steps=2")
+    trainer = build_trainer(cfg)
+    trainer.fit(instantiate(cfg.model), datamodule=instantiate(cfg.dataset))
+    shown = ProgressBar().get_metrics(trainer, trainer.lightning_module)
+    assert set(shown) == {"loss_d", "loss_g", "D(x)", "D(G(z))"}
+    logged = trainer.callback_metrics
+    before, after = (float(logged[k]) for k in ("train/d_fake", "train/d_fake_after"))
+    assert shown["D(G(z))"] == f"{before:.3f} / {after:.3f}"
+    assert shown["D(x)"] == float(logged["train/d_real"])

@@ -40,3 +40,15 @@ def test_celeba_crop_is_the_centre_of_the_face(compose_cfg, tmp_path):
     cfg = compose_cfg(*dataset_overrides("celeba", tmp_path / "faces"))
     image = instantiate(cfg.dataset).dataset[0][0]
     assert image.shape == (3, 64, 64) and (image.int() - 128).abs().max() <= 1
+
+
+def test_a_split_of_the_plain_layout_reads_every_image_with_a_warning(compose_cfg, tmp_path):
+    from tests.helpers import LogRecords
+
+    make_celeba(tmp_path / "faces", n=12, layout="tutorial")
+    cfg = compose_cfg(*dataset_overrides("celeba", tmp_path / "faces"), "dataset.source.dataset.split=train")
+    with LogRecords("dcgan.data") as logs:
+        assert len(instantiate(cfg.dataset).dataset) == 12
+    assert any(
+        "without list_eval_partition.txt: reading all its images, not the train split" in m for m in logs.messages
+    )

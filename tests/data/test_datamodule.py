@@ -13,7 +13,7 @@ from dcgan.cli.train import train
 from tests.fixtures import make_image_folder
 from tests.helpers import DATASETS, ROOT, LogRecords, config_error, dataset_overrides, folder
 
-NATIVE = {"celeba": (64, 3), "fashion_mnist": (32, 1), "mnist": (32, 1)}
+NATIVE = {"celeba": (64, 3), "fashion_mnist": (32, 1), "mnist": (32, 1), "emnist": (32, 1)}
 
 
 @pytest.mark.parametrize("name", DATASETS)

@@ -43,3 +43,33 @@ def test_bad_options_are_clear_errors():
         build("discriminator/cblock", image_size=32, channels=1, dropout=1.5)
     with pytest.raises(ConfigError, match="discriminator.norm"):
         build("discriminator/dcgan", image_size=32, channels=1, norm="layer")
+
+
+def test_cblock_is_the_labs_critic():
+    d = build("discriminator/cblock", image_size=28, channels=1)  # the YAML's own widths: 32, 64, 96
+    features = d.features(torch.randn(4, 1, 28, 28))
+    assert features.shape == (4, 96, 4, 4)
+    assert isinstance(d.head, nn.Linear) and d.head.weight.numel() == 1536
+    # the stride-2 convs: 4x4, no BatchNorm after them, a bias (nothing normalizes them away)
+    downs = [m for m in d.features.modules() if isinstance(m, nn.Conv2d) and m.stride == (2, 2)]
+    assert [(m.kernel_size, m.bias is not None) for m in downs] == [((4, 4), True)] * 3
+    for stage in d.features:
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in stage[2].modules())
+
+
+def test_dcgan_input_norm_and_norm_eps():
+    plain = build("discriminator/dcgan", image_size=32, channels=3, ndf=8)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in plain.features[0])  # the tutorial's D
+    d2l = build("discriminator/dcgan", image_size=32, channels=3, ndf=8, input_norm=True, norm_eps=0.8)
+    norms = [m for m in d2l.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert isinstance(d2l.features[0][1], nn.BatchNorm2d) and len(norms) == 3 and {m.eps for m in norms} == {0.8}
+    # input_norm adds 2 * ndf BatchNorm parameters and nothing else
+    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    assert count(d2l) - count(plain) == 2 * 8
+
+
+def test_lab_options_are_clear_errors():
+    with pytest.raises(ConfigError, match="discriminator.width_factors"):
+        build("discriminator/cblock", image_size=28, channels=1, width_factors=[])
+    with pytest.raises(ConfigError, match="discriminator.norm_eps"):
+        build("discriminator/dcgan", image_size=32, channels=1, norm_eps=0)

@@ -53,3 +53,40 @@ def test_bad_options_are_clear_errors():
         build("generator/upsample", image_size=32, channels=1, mode="bicubic")
     with pytest.raises(ConfigError, match="generator.projection"):
         build("generator/upsample", image_size=32, channels=1, projection="dense")
+
+
+def test_upsample_generator_as_the_labs():
+    g = build(
+        "generator/upsample", image_size=28, channels=1, mode="bilinear", stages=2, convs_per_stage=2, out_kernel=1
+    )
+    assert g.project[0].out_features == 7 * 7 * 256 and g.base == 7
+    assert [m.mode for m in g.modules() if isinstance(m, nn.Upsample)] == ["bilinear"] * 2
+    convs = [m for m in g.net.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [
+        (256, 128, (3, 3)), (128, 128, (3, 3)), (128, 64, (3, 3)), (64, 64, (3, 3)), (64, 1, (1, 1))
+    ]  # fmt: skip
+    svhn = build("generator/upsample", image_size=32, channels=3, stages=2)
+    assert svhn.project[0].out_features == 8 * 8 * 256 and svhn(torch.randn(2, 100)).shape == (2, 3, 32, 32)
+
+
+def test_norm_eps_reaches_every_batchnorm():
+    for name in ("generator/transposed", "generator/upsample"):
+        g = build(name, image_size=32, channels=1, ngf=8, norm_eps=0.8)
+        norms = [m for m in g.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+        assert norms and {m.eps for m in norms} == {0.8}
+
+
+def test_default_upsample_generator_keeps_its_checkpoint_names():
+    # experiment=best's runs: one conv per stage at net.<stage>.1, a 3x3 output conv
+    g = build("generator/upsample", image_size=32, channels=1, ngf=8)
+    names = set(g.state_dict())
+    assert {"net.0.1.0.weight", "net.0.1.1.running_mean", "net.3.0.weight"} <= names
+    assert not any(name.startswith("net.0.2.") for name in names)
+    assert g.net[3][0].kernel_size == (3, 3)
+
+
+def test_lab_generator_options_are_clear_errors():
+    with pytest.raises(ConfigError, match="generator.convs_per_stage"):
+        build("generator/upsample", image_size=32, channels=1, convs_per_stage=0)
+    with pytest.raises(ConfigError, match="generator.out_kernel"):
+        build("generator/upsample", image_size=32, channels=1, out_kernel=5)

@@ -183,3 +183,88 @@ def test_the_fast_settings_read_no_tensor_between_logging_steps(compose_cfg, tmp
     with open(tmp_path / "run" / "csv" / "metrics.csv") as file:  # the losses still reach the logger
         logged = [int(row["step"]) for row in csv.DictReader(file) if row["train/loss_d"]]
     assert logged == [10, 20]  # every 5 iterations = 10 global steps
+
+
+def _buffers(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in net.named_buffers()}
+
+
+def test_grids_use_batch_statistics_and_leave_gs_buffers_unchanged(compose_cfg):
+    model = instantiate(compose_cfg().model)
+    before = _buffers(model.generator)
+    grid = model.grid_images()
+    assert all(torch.equal(v, before[k]) for k, v in model.generator.named_buffers())  # no side effect
+    assert model.generator.training  # its mode is back as well
+    # the tutorial's way: G in train mode on the fixed-noise batch ...
+    import copy
+
+    with torch.no_grad():
+        expected = copy.deepcopy(model.generator).train()(model.fixed_noise)
+    assert torch.allclose(grid, expected)
+    # ... not the flat grey of eval mode at the start (running statistics still at their init)
+    eval_mode = model.sample()
+    assert grid.std() > 5 * eval_mode.std()
+
+
+def test_grids_in_eval_mode_when_asked_and_for_the_ema(compose_cfg):
+    model = instantiate(compose_cfg("model.grid_batch_stats=false").model)
+    assert torch.equal(model.grid_images(), model.sample())
+    ema = instantiate(compose_cfg("ema=on").model)
+    before = _buffers(ema.generator_ema.module)
+    assert torch.equal(ema.grid_images(), ema.sample())  # the EMA generator keeps eval mode
+    assert all(torch.equal(v, before[k]) for k, v in ema.generator_ema.module.named_buffers())
+
+
+def _generator_inputs(cfg) -> list[torch.Tensor]:
+    """The latents of every training forward of G in one iteration (not the fixed-noise grids)."""
+    model, seen = instantiate(cfg.model), []
+    model.generator.register_forward_hook(lambda m, args, out: seen.append(args[0].detach().clone()))
+    build_trainer(cfg).fit(model, datamodule=instantiate(cfg.dataset))
+    return [z for z in seen if len(z) != len(model.fixed_noise)]
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_g_fresh_noise_gives_the_g_step_its_own_batch(compose_cfg, fresh):
+    inputs = _generator_inputs(compose_cfg("trainer.max_steps=2", f"model.g_fresh_noise={str(fresh).lower()}"))
+    if not fresh:  # the tutorial: one fake batch, made for the D step, reused by the G step
+        assert len(inputs) == 1
+    else:  # the walkthrough: the G step makes its own from new noise
+        assert len(inputs) == 2 and not torch.equal(inputs[0], inputs[1])
+
+
+def test_logs_the_discriminators_accuracy_on_real_and_fake(compose_cfg):
+    cfg = compose_cfg("trainer.max_steps=4")
+    trainer = build_trainer(cfg)
+    trainer.fit(instantiate(cfg.model), datamodule=instantiate(cfg.dataset))
+    for key in ("train/d_acc_real", "train/d_acc_fake"):
+        value = float(trainer.callback_metrics[key]) * cfg.dataset.batch_size
+        assert 0 <= value <= cfg.dataset.batch_size and value == round(value), key  # a count of 16 images
+    wgan = compose_cfg("experiment=wgan_gp", "trainer.max_steps=6")
+    trainer = build_trainer(wgan)
+    trainer.fit(instantiate(wgan.model), datamodule=instantiate(wgan.dataset))
+    assert "train/d_acc_real" not in trainer.callback_metrics  # a critic has no real/fake verdict
+
+
+def test_per_epoch_mean_losses_are_logged(compose_cfg, tmp_path):
+    import csv
+
+    # 96 fixture images, batches of 16: 6 iterations (12 global steps) per epoch, every step logged
+    train(compose_cfg("logger=csv", "trainer.max_epochs=2", "trainer.max_steps=24"))
+    rows = list(csv.DictReader(next((tmp_path / "run" / "csv").rglob("metrics.csv")).open()))
+    ends = [(int(r["step"]), float(r["train/epoch_loss_d"])) for r in rows if r["train/epoch_loss_d"]]
+    assert [step for step, _ in ends] == [12, 24]  # at each epoch's last global step
+    start = 0
+    for end, mean in ends:
+        losses = [float(r["train/loss_d"]) for r in rows if r["train/loss_d"] and start < int(r["step"]) <= end]
+        assert len(losses) == 6 and mean == pytest.approx(sum(losses) / 6, rel=1e-5)
+        start = end
+
+
+def test_checkpoints_hold_both_nets_parameter_counts(compose_cfg, tmp_path):
+    cfg = compose_cfg("trainer.max_steps=2")
+    train(cfg)
+    counts = read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")["parameter_counts"]
+    g, d = instantiate(cfg.generator), instantiate(cfg.discriminator)
+    assert counts == {"generator": sum(p.numel() for p in g.parameters()),
+                      "discriminator": sum(p.numel() for p in d.parameters())}  # fmt: skip
+    assert counts["generator"] > 0 and counts["discriminator"] > 0

@@ -73,7 +73,7 @@ class RunPictures(Callback):
         return history_table(history_rows(state)) if state else {}
 
     def _write(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Path]:
-        fake = pl_module.sample().cpu()
+        fake = pl_module.grid_images().cpu()
         real = None if self._real is None else self._real[: len(fake)].cpu()
         return write_run_pictures(
             self.dirpath, self.samples_dir, self.history(), real, fake, self.smoothing, self.frame_ms

@@ -1,4 +1,5 @@
-"""The rich progress bar: the live losses under short names, the right total, log lines above the bar."""
+"""The rich progress bar: the live losses and D's outputs under short names, the right total, log lines
+above the bar."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from dcgan.callbacks.summary import SHOWN
 
 
 class ProgressBar(RichProgressBar):
-    """RichProgressBar showing the module's progress-bar metrics (``loss_d``, ``loss_g``) under short
-    names, without ``v_num``. It reads nothing else, so ``model.prog_bar=false`` still means no host sync
-    per step for the bar. Its total (and ETA) stops where ``trainer.max_steps`` does, counted in batches
+    """RichProgressBar showing the module's progress-bar metrics as the PyTorch tutorial prints them:
+    ``loss_d``, ``loss_g``, ``D(x)`` and ``D(G(z))`` before / after the D update (``0.512 / 0.431``),
+    without ``v_num``. It reads nothing else, so ``model.prog_bar=false`` still means no host sync per step
+    for the bar. Its total (and ETA) stops where ``trainer.max_steps`` does, counted in batches
     (``d_steps_per_g + 1`` optimizer steps each). While it is drawn, log lines print above it."""
 
     def __init__(self, **kwargs) -> None:  # RichProgressBar's options (theme, console_kwargs ...)
@@ -42,6 +44,9 @@ class ProgressBar(RichProgressBar):
     def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict:
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)
+        after = metrics.pop("train/d_fake_after", None)
+        if after is not None and "train/d_fake" in metrics:
+            metrics["train/d_fake"] = f"{float(metrics['train/d_fake']):.3f} / {float(after):.3f}"
         return {SHOWN.get(key, key): value for key, value in metrics.items()}
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:

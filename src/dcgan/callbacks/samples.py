@@ -7,7 +7,7 @@ from pathlib import Path
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from dcgan.errors import ConfigError
-from dcgan.images import sample_grid
+from dcgan.images import grid_image, sample_grid, titled, to_uint8
 from dcgan.loggers import log_image
 
 
@@ -38,8 +38,26 @@ class SampleGrid(Callback):
         self._last_step = step
         if not trainer.is_global_zero:
             return
-        picture = sample_grid(pl_module.sample(), self.nrow, pl_module.iteration)
+        picture = sample_grid(pl_module.grid_images(), self.nrow, pl_module.iteration)
         self.dirpath.mkdir(parents=True, exist_ok=True)
         picture.save(self.dirpath / f"step_{step:07d}.png")
         for logger in trainer.loggers:
             log_image(logger, "samples", picture, step)
+
+
+class TrainingImages(Callback):
+    """At the first batch of a new run: a grid of up to ``num_images`` real training images (the PyTorch
+    tutorial's "Training Images" plot) as ``path`` and as ``training_images`` in each logger. Rank zero only;
+    a resumed run keeps the picture of its start."""
+
+    def __init__(self, path: str | Path, num_images: int, nrow: int) -> None:
+        self.path, self.num_images, self.nrow = Path(path), int(num_images), int(nrow)
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int) -> None:
+        if trainer.global_step != 0 or not trainer.is_global_zero:
+            return
+        picture = titled(grid_image(to_uint8(batch[: self.num_images].cpu()), self.nrow), "Training Images")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        picture.save(self.path)
+        for logger in trainer.loggers:
+            log_image(logger, "training_images", picture, trainer.global_step)

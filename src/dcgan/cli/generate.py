@@ -19,6 +19,7 @@ from dcgan.cli.device import resolve_device
 from dcgan.errors import ConfigError
 from dcgan.images import grid_image, render, write_gif, write_run_pictures
 from dcgan.latents import interpolation_latents, latents, ping_pong
+from dcgan.training.module import draw
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,10 @@ def generate_pictures(cfg: DictConfig, loaded: LoadedGenerator) -> list[Path]:
     if not samples_dir.is_dir():
         samples_dir = OmegaConf.select(loaded.config, "callbacks.samples.dirpath")
     noise = loaded.checkpoint["state_dict"].get("fixed_noise")
-    fake = loaded.net.eval()(noise if noise is not None else torch.randn(64, loaded.net.nz))
+    noise = noise if noise is not None else torch.randn(64, loaded.net.nz)
+    # As the run drew its grids: batch statistics where it did (not for an EMA generator), else eval mode.
+    batch_stats = bool(OmegaConf.select(loaded.config, "model.grid_batch_stats", default=False))
+    fake = draw(loaded.net, noise, batch_stats and loaded.weights == "raw")
     real = _real_batch(loaded.config, len(fake), cfg.seed)
     settings = OmegaConf.select(loaded.config, "callbacks.pictures")
     if settings is None:

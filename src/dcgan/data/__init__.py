@@ -1,4 +1,4 @@
-from dcgan.data.array import ArrayImages
+from dcgan.data.array import ArrayDataModule, ArrayImages, ArraySource
 from dcgan.data.celeba import CelebASource
 from dcgan.data.datamodule import ImageDataModule
 from dcgan.data.folder import ImageFiles
@@ -7,7 +7,9 @@ from dcgan.data.sources import LocalSource, Source, SyntheticSource, Torchvision
 from dcgan.data.transforms import to_unit_range, uint8_transform
 
 __all__ = [
+    "ArrayDataModule",
     "ArrayImages",
+    "ArraySource",
     "CelebASource",
     "IdxSource",
     "ImageDataModule",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from torch.utils.data import Dataset
 
 from dcgan.data.folder import ImageFiles
 from dcgan.data.sources import TorchvisionSource
+
+log = logging.getLogger(__name__)
 
 
 class CelebASource(TorchvisionSource):
@@ -29,6 +32,12 @@ class CelebASource(TorchvisionSource):
             return found
         for folder in self._plain_folders(root):
             if folder.is_dir():
+                split = getattr(self.dataset, "keywords", {}).get("split", "all")
+                if split != "all":
+                    log.warning(
+                        "CelebA: %s is a plain folder without list_eval_partition.txt: reading all its images, "
+                        "not the %s split (torchvision's layout in %s/celeba/ has the split)", folder, split, root
+                    )  # fmt: skip
                 return ImageFiles(str(folder), transform=transform)
         return None
 

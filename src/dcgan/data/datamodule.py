@@ -41,6 +41,7 @@ class ImageDataModule(LightningDataModule):
         source: Source,
         image_size: int,
         channels: int,
+        resize: str,
         batch_size: int,
         num_workers: int,
         name: str,
@@ -64,7 +65,8 @@ class ImageDataModule(LightningDataModule):
         self.image_size, self.channels = int(image_size), int(channels)
         self.batch_size, self.num_workers, self.pin_memory = int(batch_size), int(num_workers), bool(pin_memory)
         self.cache, self.cache_dir, self.cache_device = bool(cache), cache_dir, cache_device
-        self.transform = uint8_transform(self.image_size, self.channels)
+        self.resize = resize
+        self.transform = uint8_transform(self.image_size, self.channels, resize)
         self.dataset = self._find()
         if self.dataset is None and not (self.download and self.source.downloadable):
             reason = "dataset.download=false" if self.source.downloadable else ""
@@ -80,8 +82,13 @@ class ImageDataModule(LightningDataModule):
             raise ConfigError(f"{self.source.title} at {self.root} has {len(dataset)} image(s): a GAN needs 2 or more")
         return dataset
 
+    def images_key(self) -> str:
+        """What identifies the images (for caches): the source, their count and a resize other than crop."""
+        resize = "" if self.resize == "crop" else f":{self.resize}"
+        return f"{self.source.key(self.root)}:{len(self.dataset)}{resize}"
+
     def _load_or_build_cache(self) -> torch.Tensor:
-        key = f"{self.source.key(self.root)}:{len(self.dataset)}"
+        key = self.images_key()
         path = cache_file(self.cache_dir, self.name, key, self.channels, self.image_size)
         images = load_cache(path, key, self.shape)
         return images if images is not None else build_cache(self.dataset, path, key, self.shape, self.num_workers)

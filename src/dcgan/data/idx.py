@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from torch.utils.data import Dataset
+from torchvision import datasets
 
 from dcgan.data.sources import TorchvisionSource, dataset_name, one_line
 from dcgan.errors import ConfigError
@@ -17,6 +18,35 @@ from dcgan.files import atomic_write
 log = logging.getLogger(__name__)
 
 IDX_FILES = [f"{split}-{kind}-ubyte" for split in ("train", "t10k") for kind in ("images-idx3", "labels-idx1")]
+
+
+class EMNIST(datasets.EMNIST):
+    """torchvision's EMNIST (``<root>/EMNIST/raw/emnist-<split>-{train,test}-*-ubyte``) with its images
+    upright: EMNIST stores each image transposed (column by column), torchvision returns them as stored."""
+
+    def __init__(self, root: str, split: str, **kwargs) -> None:
+        if split not in self.splits:
+            raise ConfigError(
+                f"dataset.source.dataset.split={split} is not an EMNIST split: use one of {', '.join(self.splits)}"
+            )
+        super().__init__(root, split, **kwargs)
+
+    @classmethod
+    def files(cls, split: str) -> list[str]:
+        """The four IDX files of a split, as the EMNIST download unpacks them."""
+        return [
+            f"emnist-{split}-{part}-{kind}-ubyte"
+            for part in ("train", "test")
+            for kind in ("images-idx3", "labels-idx1")
+        ]
+
+    def _load_data(self):
+        images, labels = super()._load_data()
+        return images.transpose(1, 2).contiguous(), labels
+
+    def _load_legacy_data(self):
+        images, labels = super()._load_legacy_data()
+        return images.transpose(1, 2).contiguous(), labels
 
 
 class IdxSource(TorchvisionSource):
@@ -78,9 +108,14 @@ class IdxSource(TorchvisionSource):
     def looked_in(self, root: str) -> list[str]:
         return [str(self.raw_dir(root))] + ([self.system_dir] if self.system_dir else [])
 
+    def files(self) -> list[str]:
+        """The IDX files the dataset reads (EMNIST: those of its split)."""
+        files = getattr(getattr(self.dataset, "func", self.dataset), "files", None)
+        return files(self.dataset.keywords["split"]) if files is not None else IDX_FILES
+
     def ways(self, root: str) -> list[str]:
         ways = [
-            f"put the uncompressed IDX files ({', '.join(IDX_FILES)}) in {self.raw_dir(root)}/ "
+            f"put the uncompressed IDX files ({', '.join(self.files())}) in {self.raw_dir(root)}/ "
             f"(or point paths.data_dir at a folder holding {dataset_name(self.dataset)}/raw/)"
         ]
         if self.system_dir:

@@ -1,4 +1,4 @@
-"""The image pipeline every dataset shares: channels, resize, center crop, then [-1, 1].
+"""The image pipeline every dataset shares: channels, resize (and center crop), then [-1, 1].
 
 Datasets decode to uint8 (``uint8_transform``); ``to_unit_range`` makes the float model input, per
 image or per batch on the training device, with the same arithmetic either way.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from PIL import Image
 from torchvision.transforms import v2
+
+from dcgan.errors import ConfigError
 
 
 class ToMode:
@@ -28,17 +30,19 @@ class ToMode:
         return f"{type(self).__name__}(mode={self.mode!r})"
 
 
-def uint8_transform(image_size: int, channels: int) -> v2.Compose:
-    """PIL image -> uint8 tensor (channels, image_size, image_size): resize the short side, center crop."""
-    return v2.Compose(
-        [
-            ToMode("L" if channels == 1 else "RGB"),
-            v2.ToImage(),
-            v2.Resize(image_size, antialias=True),
-            v2.CenterCrop(image_size),
-            v2.ToPureTensor(),
-        ]
-    )
+RESIZES = ("crop", "squash")
+
+
+def uint8_transform(image_size: int, channels: int, resize: str) -> v2.Compose:
+    """PIL image -> uint8 tensor (channels, image_size, image_size). ``resize='crop'``: the short side to
+    ``image_size``, then a center crop (the PyTorch tutorial); ``'squash'``: both sides to ``image_size``,
+    the aspect ratio not kept (Dive into Deep Learning's ``Resize((64, 64))``)."""
+    if resize not in RESIZES:
+        raise ConfigError(f"dataset.resize={resize} is not supported: use one of {', '.join(RESIZES)}")
+    size = [v2.Resize(image_size, antialias=True), v2.CenterCrop(image_size)]
+    if resize == "squash":
+        size = [v2.Resize((image_size, image_size), antialias=True)]
+    return v2.Compose([ToMode("L" if channels == 1 else "RGB"), v2.ToImage(), *size, v2.ToPureTensor()])
 
 
 def to_unit_range(images: torch.Tensor) -> torch.Tensor:

@@ -89,8 +89,7 @@ def real_features(
     if count < 2:
         raise ConfigError(f"metrics.num_real={num}: the scores need 2 or more real images")
     size = f"{datamodule.channels}x{datamodule.image_size}"
-    source = datamodule.source.key(datamodule.root)
-    key = "|".join([source, str(len(dataset)), size, split, net.id, str(count), str(seed)])
+    key = "|".join([datamodule.images_key(), size, split, net.id, str(count), str(seed)])
     digest = hashlib.sha1(key.encode()).hexdigest()[:8]
     path = Path(cache_dir) / f"real_{datamodule.name or 'dataset'}_{split}_{size}_{net.id}_n{count}_{digest}.pt"
     if path.is_file():

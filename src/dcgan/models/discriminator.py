@@ -1,4 +1,8 @@
-"""Discriminators: images (B, channels, image_size, image_size) -> one logit per image, shape (B,)."""
+"""Discriminators: images (B, channels, image_size, image_size) -> one logit per image, shape (B,).
+
+Each is a feature trunk (``features``: images -> a feature map) and a head (``head``: the feature map ->
+one logit), so a head of another kind (e.g. a class projection) can sit on the same trunk.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from dcgan.errors import ConfigError
-from dcgan.models.blocks import block, init_dcgan_weights, spatial_plan
+from dcgan.models.blocks import batch_norm, block, init_dcgan_weights, same_padding, spatial_plan
 
 
 def _lrelu() -> nn.LeakyReLU:
@@ -15,28 +19,30 @@ def _lrelu() -> nn.LeakyReLU:
 
 
 class _Discriminator(nn.Module):
-    """Common interface: ``image_size``, ``channels`` and ``forward(x) -> logits``.
+    """Common interface: ``image_size``, ``channels``, ``features``, ``head`` and ``forward(x) -> logits``.
 
     ``norm='batch'`` (DCGAN) or ``'none'`` (for WGAN-GP, whose per-sample penalty BatchNorm breaks);
-    ``spectral_norm=True`` wraps every conv and linear layer (Miyato et al. 2018).
+    ``norm_eps``: BatchNorm's eps; ``spectral_norm=True`` wraps every conv and linear layer (Miyato et al. 2018).
     """
 
-    def __init__(self, image_size: int, channels: int, ndf: int, norm: str, spectral_norm: bool) -> None:
+    def __init__(
+        self, image_size: int, channels: int, ndf: int, norm: str, norm_eps: float, spectral_norm: bool
+    ) -> None:
         super().__init__()
         if norm not in ("batch", "none"):
             raise ConfigError(f"discriminator.norm={norm!r} is not supported: use 'batch' or 'none'")
+        if not float(norm_eps) > 0:
+            raise ConfigError(f"discriminator.norm_eps={norm_eps} is invalid: use a positive number (1e-5)")
         self.image_size, self.channels, self.ndf = image_size, channels, ndf
-        self.norm, self.spectral_norm = norm, bool(spectral_norm)
-        self.base, self.stages = spatial_plan(image_size)
+        self.norm, self.norm_eps, self.spectral_norm = norm, float(norm_eps), bool(spectral_norm)
 
-    def width(self, stage: int) -> int:
-        """Feature channels after ``stage + 1`` halvings of the resolution: ndf * 2**stage."""
-        return self.ndf * 2**stage
+    def norm_layer(self, channels: int, normalize: bool) -> nn.Module | None:
+        return batch_norm(channels, self.norm_eps) if normalize and self.norm == "batch" else None
 
-    def conv_block(self, c_in: int, c_out: int, kernel: int, stride: int, normalize: bool = True) -> nn.Sequential:
+    def conv_block(self, c_in: int, c_out: int, kernel: int, stride: int, normalize: bool) -> nn.Sequential:
         """Conv (padding 1; a bias only with norm='none', as in DCGAN) + BatchNorm + LeakyReLU(0.2)."""
         conv = nn.Conv2d(c_in, c_out, kernel, stride, 1, bias=self.norm == "none")
-        return block(conv, c_out if normalize and self.norm == "batch" else None, _lrelu())
+        return block(conv, self.norm_layer(c_out, normalize), _lrelu())
 
     def finish(self) -> None:
         init_dcgan_weights(self)
@@ -48,57 +54,79 @@ class _Discriminator(nn.Module):
 
 
 class DCGANDiscriminator(_Discriminator):
-    """The DCGAN discriminator: strided 4x4 convs, BN on all but the first, LeakyReLU(0.2), a logit."""
-
-    def __init__(self, image_size: int, channels: int, ndf: int, norm: str, spectral_norm: bool) -> None:
-        super().__init__(image_size, channels, ndf, norm, spectral_norm)
-        # (B, channels, S, S) -> (B, ndf, S/2, S/2), no BN on the input layer
-        layers = [self.conv_block(channels, ndf, 4, 2, normalize=False)]
-        # each stage: (B, C, s, s) -> (B, 2C, s/2, s/2), down to (B, ndf * 2**(stages-1), base, base)
-        for stage in range(1, self.stages):
-            layers.append(self.conv_block(self.width(stage - 1), self.width(stage), 4, 2))
-        # (B, C, base, base) -> (B, 1, 1, 1)
-        layers.append(nn.Conv2d(self.width(self.stages - 1), 1, self.base, 1, 0, bias=False))
-        self.net = nn.Sequential(*layers)
-        self.finish()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()
-
-
-class CBlockDiscriminator(_Discriminator):
-    """The DCGAN lab's critic: per stage two 3x3 conv-BN-LeakyReLU, a stride-2 3x3 conv, dropout;
-    then a linear logit head."""
+    """The DCGAN discriminator: strided 4x4 convs, BN on all but the first (``input_norm=True``: on the
+    first too, as Dive into Deep Learning and the CelebA walkthrough), LeakyReLU(0.2), a 4x4 conv logit."""
 
     def __init__(
         self,
         image_size: int,
         channels: int,
         ndf: int,
-        dropout: float,
         norm: str,
+        norm_eps: float,
+        input_norm: bool,
         spectral_norm: bool,
     ) -> None:
-        super().__init__(image_size, channels, ndf, norm, spectral_norm)
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"discriminator.dropout={dropout} is out of range: use 0 <= dropout < 1")
-        stages, c_in = [], channels
-        for stage in range(self.stages):
-            c = self.width(stage)
-            # (B, c_in, s, s) -> (B, c, s/2, s/2)
-            stages.append(
-                nn.Sequential(
-                    self.conv_block(c_in, c, 3, 1),
-                    self.conv_block(c, c, 3, 1),
-                    self.conv_block(c, c, 3, 2),
-                    nn.Dropout(dropout),
-                )
-            )
-            c_in = c
-        self.net = nn.Sequential(*stages)
-        # (B, C * base * base) -> (B, 1)
-        self.head = nn.Linear(c_in * self.base * self.base, 1)
+        super().__init__(image_size, channels, ndf, norm, norm_eps, spectral_norm)
+        base, stages = spatial_plan(image_size)
+        width = lambda stage: ndf * 2**stage  # noqa: E731
+        # (B, channels, S, S) -> (B, ndf, S/2, S/2)
+        layers = [self.conv_block(channels, ndf, 4, 2, normalize=bool(input_norm))]
+        # each stage: (B, C, s, s) -> (B, 2C, s/2, s/2), down to (B, ndf * 2**(stages-1), base, base)
+        for stage in range(1, stages):
+            layers.append(self.conv_block(width(stage - 1), width(stage), 4, 2, normalize=True))
+        self.features = nn.Sequential(*layers)
+        # (B, C, base, base) -> (B, 1, 1, 1)
+        self.head = nn.Conv2d(width(stages - 1), 1, base, 1, 0, bias=False)
         self.finish()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.net(x).flatten(1)).flatten()
+        return self.head(self.features(x)).flatten()
+
+
+class CBlockDiscriminator(_Discriminator):
+    """The DCGAN lab's critic: per block a 3x3 conv + BN + LeakyReLU(0.2), then a stride-2 4x4 conv (TF
+    'same' padding, no BN) + LeakyReLU(0.2) + Dropout; ``ndf * width_factors`` channels per block
+    (the lab: 32 * [1, 2, 3]); a linear logit head. At 28x28: (B, 96, 4, 4) -> Linear(1536, 1)."""
+
+    def __init__(
+        self,
+        image_size: int,
+        channels: int,
+        ndf: int,
+        width_factors: list[int],
+        dropout: float,
+        norm: str,
+        norm_eps: float,
+        spectral_norm: bool,
+    ) -> None:
+        super().__init__(image_size, channels, ndf, norm, norm_eps, spectral_norm)
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"discriminator.dropout={dropout} is out of range: use 0 <= dropout < 1")
+        factors = [int(f) for f in width_factors]
+        if not factors or min(factors) < 1:
+            raise ConfigError(f"discriminator.width_factors={list(width_factors)} is invalid: use positive integers")
+        size = int(image_size)
+        if size < 2 ** len(factors):
+            raise ConfigError(f"dataset.image_size={size} is too small for {len(factors)} stride-2 blocks")
+        blocks, c_in = [], channels
+        for factor in factors:
+            c = ndf * factor
+            # (B, c_in, s, s) -> (B, c, ceil(s/2), ceil(s/2))
+            blocks.append(
+                nn.Sequential(
+                    self.conv_block(c_in, c, 3, 1, normalize=True),
+                    same_padding(size, 4, 2),
+                    block(nn.Conv2d(c, c, 4, 2, 0), None, _lrelu()),
+                    nn.Dropout(dropout),
+                )
+            )
+            c_in, size = c, -(-size // 2)
+        self.features = nn.Sequential(*blocks)
+        self.feature_shape = (c_in, size, size)
+        # (B, C * s * s) -> (B, 1)
+        self.head = nn.Linear(c_in * size * size, 1)
+        self.finish()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1)).flatten()

@@ -1,4 +1,7 @@
-"""Generators: z of shape (B, nz) -> images in [-1, 1] of shape (B, channels, image_size, image_size)."""
+"""Generators: z of shape (B, nz) -> images in [-1, 1] of shape (B, channels, image_size, image_size).
+
+Each maps z to a first feature map (its input stage), then doubles the resolution stage by stage.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,25 @@ import torch
 from torch import nn
 
 from dcgan.errors import ConfigError
-from dcgan.models.blocks import block, init_dcgan_weights, spatial_plan
+from dcgan.models.blocks import batch_norm, block, init_dcgan_weights, spatial_plan
+
+
+def _relu() -> nn.ReLU:
+    return nn.ReLU(inplace=True)
 
 
 class _Generator(nn.Module):
-    """Common interface: ``nz``, ``image_size``, ``channels`` and ``forward(z)``."""
+    """Common interface: ``nz``, ``image_size``, ``channels`` and ``forward(z)``; ``norm_eps``: BatchNorm's eps."""
 
-    def __init__(self, image_size: int, channels: int, nz: int, ngf: int) -> None:
+    def __init__(
+        self, image_size: int, channels: int, nz: int, ngf: int, norm_eps: float, stages: int | None = None
+    ) -> None:
         super().__init__()
+        if not float(norm_eps) > 0:
+            raise ConfigError(f"generator.norm_eps={norm_eps} is invalid: use a positive number (1e-5)")
         self.image_size, self.channels, self.nz, self.ngf = image_size, channels, nz, ngf
-        self.base, self.stages = spatial_plan(image_size)
+        self.norm_eps = float(norm_eps)
+        self.base, self.stages = spatial_plan(image_size, stages)
 
     def width(self, stage: int) -> int:
         """Feature channels after ``stage`` doublings of the resolution: ngf * 2**(stages - 1 - stage)."""
@@ -28,15 +40,15 @@ class _Generator(nn.Module):
 class TransposedGenerator(_Generator):
     """The DCGAN generator: a stack of stride-2 ConvTranspose + BN + ReLU, Tanh out."""
 
-    def __init__(self, image_size: int, channels: int, nz: int, ngf: int) -> None:
-        super().__init__(image_size, channels, nz, ngf)
-        relu = lambda: nn.ReLU(inplace=True)  # noqa: E731
+    def __init__(self, image_size: int, channels: int, nz: int, ngf: int, norm_eps: float) -> None:
+        super().__init__(image_size, channels, nz, ngf, norm_eps)
+        bn = lambda c: batch_norm(c, self.norm_eps)  # noqa: E731
         # (B, nz, 1, 1) -> (B, ngf * 2**(stages-1), base, base)
-        layers = [block(nn.ConvTranspose2d(nz, self.width(0), self.base, 1, 0, bias=False), self.width(0), relu())]
+        layers = [block(nn.ConvTranspose2d(nz, self.width(0), self.base, 1, 0, bias=False), bn(self.width(0)), _relu())]
         # each stage: (B, C, s, s) -> (B, C/2, 2s, 2s)
         for stage in range(1, self.stages):
             conv = nn.ConvTranspose2d(self.width(stage - 1), self.width(stage), 4, 2, 1, bias=False)
-            layers.append(block(conv, self.width(stage), relu()))
+            layers.append(block(conv, bn(self.width(stage)), _relu()))
         # (B, ngf, S/2, S/2) -> (B, channels, S, S)
         layers.append(block(nn.ConvTranspose2d(ngf, channels, 4, 2, 1, bias=False), None, nn.Tanh()))
         self.net = nn.Sequential(*layers)
@@ -47,7 +59,10 @@ class UpsampleGenerator(_Generator):
     """Upsample + 3x3 conv generator (Odena et al. 2016), free of checkerboard artifacts.
 
     ``projection='linear'`` maps z to the first feature map with Linear + BN + ReLU (the DCGAN lab);
-    ``projection='transposed'`` with a ``base x base`` transposed conv (the DCGAN paper).
+    ``projection='transposed'`` with a ``base x base`` transposed conv (the DCGAN paper). Each of the
+    ``stages`` stages (null: as many as the image size allows, base 4..7; the lab: 2) is Upsample(x2,
+    ``mode``) and ``convs_per_stage`` 3x3 conv + BN + ReLU; the output conv is ``out_kernel`` wide + Tanh.
+    The DCGAN lab's generator: mode=bilinear, stages=2, convs_per_stage=2, out_kernel=1.
     """
 
     def __init__(
@@ -56,32 +71,45 @@ class UpsampleGenerator(_Generator):
         channels: int,
         nz: int,
         ngf: int,
+        norm_eps: float,
         mode: str,
         projection: str,
+        stages: int | None,
+        convs_per_stage: int,
+        out_kernel: int,
     ) -> None:
-        super().__init__(image_size, channels, nz, ngf)
+        super().__init__(image_size, channels, nz, ngf, norm_eps, stages)
         if mode not in ("nearest", "bilinear"):
             raise ConfigError(f"generator.mode={mode!r} is not supported: use 'nearest' or 'bilinear'")
         if projection not in ("linear", "transposed"):
             raise ConfigError(f"generator.projection={projection!r} is not supported: use 'linear' or 'transposed'")
+        if int(convs_per_stage) < 1:
+            raise ConfigError(f"generator.convs_per_stage={convs_per_stage} is invalid: use 1 or more")
+        if int(out_kernel) not in (1, 3):
+            raise ConfigError(f"generator.out_kernel={out_kernel} is not supported: use 1 or 3")
         self.projection = projection
+        bn = lambda c: batch_norm(c, self.norm_eps)  # noqa: E731
         c0, s0 = self.width(0) * 2, self.base
         if projection == "linear":
             # (B, nz) -> (B, c0 * s0 * s0), reshaped in forward to (B, c0, s0, s0)
+            features = c0 * s0 * s0
             self.project = nn.Sequential(
-                nn.Linear(nz, c0 * s0 * s0, bias=False), nn.BatchNorm1d(c0 * s0 * s0), nn.ReLU(inplace=True)
+                nn.Linear(nz, features, bias=False), nn.BatchNorm1d(features, eps=self.norm_eps), _relu()
             )
         else:
             # (B, nz, 1, 1) -> (B, c0, s0, s0)
-            self.project = block(nn.ConvTranspose2d(nz, c0, s0, 1, 0, bias=False), c0, nn.ReLU(inplace=True))
+            self.project = block(nn.ConvTranspose2d(nz, c0, s0, 1, 0, bias=False), bn(c0), _relu())
         stages = []
         for stage in range(self.stages):
-            # (B, C, s, s) -> (B, C/2, 2s, 2s); the last stage ends at (B, ngf, S, S)
-            conv = nn.Conv2d(self.width(stage) * 2, self.width(stage), 3, 1, 1, bias=False)
-            up = nn.Upsample(scale_factor=2, mode=mode)
-            stages.append(nn.Sequential(up, block(conv, self.width(stage), nn.ReLU(inplace=True))))
+            # (B, 2C, s, s) -> (B, C, 2s, 2s); the last stage ends at (B, ngf, S, S)
+            c_in, c = self.width(stage) * 2, self.width(stage)
+            layers = [nn.Upsample(scale_factor=2, mode=mode)]
+            for i in range(int(convs_per_stage)):
+                layers.append(block(nn.Conv2d(c_in if i == 0 else c, c, 3, 1, 1, bias=False), bn(c), _relu()))
+            stages.append(nn.Sequential(*layers))
         # (B, ngf, S, S) -> (B, channels, S, S)
-        stages.append(block(nn.Conv2d(ngf, channels, 3, 1, 1), None, nn.Tanh()))
+        kernel = int(out_kernel)
+        stages.append(block(nn.Conv2d(ngf, channels, kernel, 1, kernel // 2), None, nn.Tanh()))
         self.net = nn.Sequential(*stages)
         init_dcgan_weights(self)
 

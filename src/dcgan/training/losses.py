@@ -1,8 +1,10 @@
 """Adversarial losses on discriminator outputs (no Sigmoid + BCELoss: safe under autocast), and penalties.
 
-Each loss gives ``d_real(real_out)`` + ``d_fake(fake_out)`` for D, ``g_loss(fake_out)`` for G,
-``penalty(net, real, fake)`` (an extra D term or None) and ``score(out)``: the per-image number logged
-as ``train/d_real`` / ``train/d_fake`` (a probability where the loss has one).
+Each loss gives ``d_real(real_out)`` + ``d_fake(fake_out)`` for D (each times ``d_weight``: 1, or 1/2
+with ``d_average``), ``g_loss(fake_out)`` for G, ``penalty(net, real, fake)`` (an extra D term or None),
+``score(out)``: the per-image number logged as ``train/d_real`` / ``train/d_fake`` (a probability where
+the loss has one), and ``says_real(out)``: D's verdict per image, behind ``train/d_acc_*`` (None where
+the loss has no verdict).
 """
 
 from __future__ import annotations
@@ -12,11 +14,29 @@ import torch.nn.functional as F
 from torch import nn
 
 
-class NonSaturating:
+class GANLoss:
+    """What every loss shares: ``d_average=True`` makes D's loss (real + fake) / 2 (Dive into Deep
+    Learning) instead of real + fake (the PyTorch tutorial)."""
+
+    probabilities = False  # whether score() is D's probability that the image is real
+    threshold: float | None = 0.0  # D's output above which it says "real" (None: no verdict)
+
+    def __init__(self, d_average: bool) -> None:
+        self.d_weight = 0.5 if d_average else 1.0
+
+    def penalty(self, net: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
+        return None
+
+    def says_real(self, out: torch.Tensor) -> torch.Tensor | None:
+        """Per image: True where D takes it for real (logit > 0: probability > 0.5), None without a verdict."""
+        return None if self.threshold is None else out.detach().float() > self.threshold
+
+
+class NonSaturating(GANLoss):
     """The DCGAN loss (Goodfellow et al. 2014, non-saturating G), BCE-with-logits written with softplus:
     D: BCE(D(x), 1) + BCE(D(G(z)), 0), the tutorial's errD_real + errD_fake; G: BCE(D(G(z)), 1)."""
 
-    probabilities = True  # score() is D's probability that the image is real
+    probabilities = True
 
     def d_real(self, out: torch.Tensor) -> torch.Tensor:
         return F.softplus(-out).mean()
@@ -27,17 +47,12 @@ class NonSaturating:
     def g_loss(self, out: torch.Tensor) -> torch.Tensor:
         return F.softplus(-out).mean()
 
-    def penalty(self, net: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
-        return None
-
     def score(self, out: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(out.float())
 
 
-class Hinge(NonSaturating):
+class Hinge(GANLoss):
     """Hinge loss (Lim & Ye 2017; SAGAN, BigGAN): D: relu(1 - D(x)) + relu(1 + D(G(z))); G: -D(G(z))."""
-
-    probabilities = False
 
     def d_real(self, out: torch.Tensor) -> torch.Tensor:
         return F.relu(1 - out).mean()
@@ -55,6 +70,8 @@ class Hinge(NonSaturating):
 class LeastSquares(Hinge):
     """LSGAN (Mao et al. 2017), targets 1 and 0: D: ((D(x) - 1)^2 + D(G(z))^2) / 2; G: (D(G(z)) - 1)^2 / 2."""
 
+    threshold = 0.5  # halfway between the targets
+
     def d_real(self, out: torch.Tensor) -> torch.Tensor:
         return 0.5 * (out.float() - 1).pow(2).mean()
 
@@ -67,9 +84,13 @@ class LeastSquares(Hinge):
 
 class Wasserstein(Hinge):
     """WGAN-GP (Gulrajani et al. 2017): D: D(G(z)) - D(x) + gp_weight * (||grad D(x_hat)|| - 1)^2 on
-    random interpolates x_hat; G: -D(G(z)). Use a discriminator without BatchNorm (discriminator.norm=none)."""
+    random interpolates x_hat; G: -D(G(z)). Use a discriminator without BatchNorm (discriminator.norm=none).
+    A critic's output has no real/fake verdict: no ``train/d_acc_*``."""
 
-    def __init__(self, gp_weight: float) -> None:
+    threshold = None
+
+    def __init__(self, gp_weight: float, d_average: bool) -> None:
+        super().__init__(d_average)
         self.gp_weight = float(gp_weight)
 
     def d_real(self, out: torch.Tensor) -> torch.Tensor:

@@ -10,23 +10,29 @@ from lightning.pytorch import LightningModule
 from torch import nn
 
 from dcgan.errors import ConfigError
+from dcgan.models.blocks import preserved_buffers
 from dcgan.training.ema import ExponentialMovingAverage
-from dcgan.training.losses import NonSaturating, r1_penalty
+from dcgan.training.losses import GANLoss, r1_penalty
 from dcgan.training.rng import collect_rng_states, set_rng_states
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
+# What the progress bar shows (model.prog_bar): the tutorial's Loss_D, Loss_G, D(x), D(G(z)) before / after.
+PROGRESS_BAR = ("train/loss_d", "train/loss_g", "train/d_real", "train/d_fake", "train/d_fake_after")
 # Where each generator's weights sit in the module's state dict (the attributes below).
 WEIGHT_PREFIX = {"raw": "generator.", "ema": "generator_ema.module."}
 
 
 class DCGAN(LightningModule):
     """Per batch: ``d_steps_per_g`` discriminator steps on real and detached fake images, then one
-    generator step on the last fake batch, as in the PyTorch DCGAN tutorial.
+    generator step on the last fake batch, as in the PyTorch DCGAN tutorial (``g_fresh_noise``: on a
+    batch made from fresh noise, as the CelebA walkthrough).
 
     Options (all off by default): ``augment`` (a module applied to every D input, e.g. DiffAugment),
     ``r1_gamma`` (R1 penalty weight), ``ema_decay`` / ``ema_start_step`` (an EMA copy of G that the
     sample grids, generate.py and evaluate.py use), ``channels_last`` and ``compile`` (speed).
+    ``grid_batch_stats``: the fixed-noise grids use BatchNorm's batch statistics (G in train mode, as the
+    tutorial draws them; G's running statistics are left as they were), else eval mode.
     """
 
     # Networks that GANDDPStrategy wraps in their own DistributedDataParallel.
@@ -38,8 +44,9 @@ class DCGAN(LightningModule):
         discriminator: nn.Module,
         optimizer_g: OptimizerFactory,
         optimizer_d: OptimizerFactory,
-        loss: NonSaturating,
+        loss: GANLoss,
         d_steps_per_g: int,
+        g_fresh_noise: bool,
         num_fixed_samples: int,
         on_nonfinite: str,
         augment: nn.Module | None,
@@ -49,6 +56,7 @@ class DCGAN(LightningModule):
         channels_last: bool,
         compile: bool | dict,
         prog_bar: bool,
+        grid_batch_stats: bool,
     ) -> None:
         super().__init__()
         _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma, ema_decay)
@@ -58,6 +66,7 @@ class DCGAN(LightningModule):
         self.loss = loss
         self.augment = augment if augment is not None else nn.Identity()
         self.d_steps_per_g, self.r1_gamma = int(d_steps_per_g), float(r1_gamma)
+        self.g_fresh_noise, self.grid_batch_stats = bool(g_fresh_noise), bool(grid_batch_stats)
         self.on_nonfinite, self.skipped_steps = on_nonfinite, 0
         self.generator_ema = ExponentialMovingAverage(generator, ema_decay, ema_start_step) if ema_decay else None
         self.channels_last, self.prog_bar = bool(channels_last), bool(prog_bar)
@@ -67,6 +76,8 @@ class DCGAN(LightningModule):
         self.register_buffer("fixed_noise", torch.randn(num_fixed_samples, self.nz))
         self.ddp_nets: dict[str, nn.Module] = {}
         self.stats: dict[str, torch.Tensor] = {}  # the last iteration's train/* statistics (0-d tensors)
+        self._epoch_sum: torch.Tensor | None = None  # this epoch's summed (loss_d, loss_g), on the device
+        self._epoch_batches = 0
         self._pending_rng: dict | None = None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -114,7 +125,7 @@ class DCGAN(LightningModule):
         if self.on_nonfinite == "skip":  # BatchNorm buffers to put back if a step is dropped
             self._buffers_before = {id(net): [b.clone() for b in net.buffers()] for net in self.ddp_net_modules()}
         for step in range(self.d_steps_per_g):
-            if step < self.d_steps_per_g - 1:
+            if step < self.d_steps_per_g - 1 or self.g_fresh_noise:
                 with torch.no_grad():
                     fake = self.generator(self.noise(real.shape[0]))
             else:
@@ -122,20 +133,37 @@ class DCGAN(LightningModule):
                 # ones so that no BatchNorm buffer changes between this forward and its backward.
                 fake = self._ddp("generator")(self.noise(real.shape[0]))
             stats = self._discriminator_step(opt_d, real, fake.detach())
+        if self.g_fresh_noise:
+            fake = self._ddp("generator")(self.noise(real.shape[0]))
         stats.update(self._generator_step(opt_g, fake))
         if self.generator_ema is not None:
             self.generator_ema.update(self.generator, self.trainer.global_step, self.noise(real.shape[0]))
         if self.on_nonfinite == "skip":
             stats["train/skipped_steps"] = torch.tensor(float(self.skipped_steps))
         self.stats = stats  # this iteration's statistics, still on the device (callbacks read them)
+        # Per-epoch mean losses (Dive into Deep Learning's curves): summed on the device, logged at the
+        # epoch's end.
+        losses = torch.stack([stats["train/loss_d"], stats["train/loss_g"]]).detach()
+        self._epoch_sum = losses if self._epoch_sum is None else self._epoch_sum + losses
+        self._epoch_batches += 1
         # Lightning's logging costs host time per call: log where the loggers (or the bar) take it.
         if self.prog_bar or self.trainer._logger_connector.should_update_logs:
-            losses = {k: stats[k] for k in ("train/loss_d", "train/loss_g")}
-            self.log_dict(losses, prog_bar=self.prog_bar, on_step=True, on_epoch=False, batch_size=real.shape[0])
+            shown = {k: stats[k] for k in PROGRESS_BAR if k in stats}
+            self.log_dict(shown, prog_bar=self.prog_bar, on_step=True, on_epoch=False, batch_size=real.shape[0])
             # A logged "step" is the x-axis Lightning gives the loggers: trainer.global_step, as the sample
             # grids and checkpoints use (else, under manual optimization, the batch count).
-            rest = {k: v for k, v in stats.items() if k not in losses} | {"step": float(self.trainer.global_step)}
+            rest = {k: v for k, v in stats.items() if k not in shown} | {"step": float(self.trainer.global_step)}
             self.log_dict(rest, on_step=True, on_epoch=False, batch_size=real.shape[0])
+
+    def on_train_epoch_end(self) -> None:
+        if self._epoch_sum is None:
+            return
+        means = self.trainer.strategy.reduce(self._epoch_sum / self._epoch_batches, reduce_op="mean")
+        self._epoch_sum, self._epoch_batches = None, 0
+        epoch = {"train/epoch_loss_d": float(means[0]), "train/epoch_loss_g": float(means[1])}
+        self.trainer.callback_metrics.update({k: torch.tensor(v) for k, v in epoch.items()})
+        for logger in self.trainer.loggers:  # at the epoch's last global step, as the other scalars
+            logger.log_metrics(epoch, step=self.trainer.global_step)
 
     def _discriminator_step(self, opt_d, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         net = self._ddp("discriminator")
@@ -147,7 +175,7 @@ class DCGAN(LightningModule):
             if self.r1_gamma:
                 real = real.detach().requires_grad_(True)
             real_out = net(self.augment(real))
-            loss_real = self.loss.d_real(real_out)
+            loss_real = self.loss.d_weight * self.loss.d_real(real_out)
             if self.r1_gamma:
                 stats["train/r1"] = r1_penalty(real_out, real)
                 loss_real = loss_real + 0.5 * self.r1_gamma * stats["train/r1"]
@@ -157,7 +185,7 @@ class DCGAN(LightningModule):
                 stats["train/penalty"] = penalty
                 self.manual_backward(penalty)
         fake_out = net(self.augment(fake))
-        loss_fake = self.loss.d_fake(fake_out)
+        loss_fake = self.loss.d_weight * self.loss.d_fake(fake_out)
         self.manual_backward(loss_fake)
         loss_d = loss_real + loss_fake + (penalty if penalty is not None else 0)
         self._step(opt_d, loss_d, self.discriminator)
@@ -168,6 +196,10 @@ class DCGAN(LightningModule):
                 "train/d_fake": self.loss.score(fake_out.detach()).mean(),
             }
         )
+        says_real, says_fake = self.loss.says_real(real_out), self.loss.says_real(fake_out)
+        if says_real is not None:  # the DCGAN lab's discriminator accuracy, on this step's real and fake batch
+            stats["train/d_acc_real"] = says_real.float().mean()
+            stats["train/d_acc_fake"] = (~says_fake).float().mean()
         return {k: v.detach() for k, v in stats.items()}
 
     def _generator_step(self, opt_g, fake: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -197,11 +229,36 @@ class DCGAN(LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["rng_states"] = collect_rng_states()
+        checkpoint["parameter_counts"] = self.parameter_counts()
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Parameters of each net (stored in every checkpoint, as the face-array tutorial does)."""
+        return {name: sum(p.numel() for p in getattr(self, name).parameters()) for name in self.ddp_net_names}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["state_dict"] = self.upgrade_state_dict(checkpoint["state_dict"])
         # Applied at the first resumed batch: building the dataloader iterators draws random numbers
         # that an uninterrupted run drew long before.
         self._pending_rng = checkpoint.get("rng_states")
+
+    @staticmethod
+    def upgrade_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A state dict of this module as older versions named it, under today's names: the DCGAN
+        discriminator was one ``net`` Sequential, now a ``features`` trunk and a ``head``."""
+        old = "discriminator.net."
+        if not any(k.startswith(old) for k in state_dict) or any(
+            k.startswith("discriminator.head.") for k in state_dict
+        ):
+            return state_dict  # today's names, or the old conv-block critic (another architecture)
+        last = max(int(k[len(old) :].split(".")[0]) for k in state_dict if k.startswith(old))
+
+        def renamed(key: str) -> str:
+            if not key.startswith(old):
+                return key
+            index, rest = key[len(old) :].split(".", 1)
+            return f"discriminator.head.{rest}" if int(index) == last else f"discriminator.features.{index}.{rest}"
+
+        return {renamed(k): v for k, v in state_dict.items()}
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
         if self._pending_rng is not None:
@@ -242,13 +299,26 @@ class DCGAN(LightningModule):
     def sample(self, noise: torch.Tensor | None = None) -> torch.Tensor:
         """Images in [-1, 1] for ``noise`` (default: the fixed noise), G (or its EMA) in eval mode."""
         noise = self.fixed_noise if noise is None else noise
-        net = self.sampling_generator
-        was_training = net.training
-        net.eval()
-        try:
-            return net(noise.to(self.device)).float()
-        finally:
-            net.train(was_training)
+        return draw(self.sampling_generator, noise.to(self.device), batch_stats=False)
+
+    def grid_images(self) -> torch.Tensor:
+        """G(fixed noise) in [-1, 1] as the sample grids show it: with ``grid_batch_stats`` the live G on the
+        batch's own statistics (the tutorial's grids; G's buffers untouched), the EMA copy in eval mode."""
+        batch_stats = self.grid_batch_stats and self.generator_ema is None
+        return draw(self.sampling_generator, self.fixed_noise, batch_stats)
+
+
+@torch.no_grad()
+def draw(net: nn.Module, noise: torch.Tensor, batch_stats: bool) -> torch.Tensor:
+    """``net(noise)`` as float images: in train mode with its buffers put back afterwards (BatchNorm on the
+    batch's statistics, no side effect on training) or in eval mode (running statistics)."""
+    was_training = net.training
+    net.train(batch_stats)
+    try:
+        with preserved_buffers(net) if batch_stats else nullcontext():
+            return net(noise).float()
+    finally:
+        net.train(was_training)
 
 
 def _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma, ema_decay):
