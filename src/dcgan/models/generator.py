@@ -1,4 +1,9 @@
-"""Generators: z of shape (B, nz) -> images in [-1, 1] of shape (B, channels, image_size, image_size)."""
+"""Generators: z of shape (B, nz) -> images in [-1, 1] of shape (B, channels, image_size, image_size).
+
+A class-conditional generator has ``num_classes`` > 0 (absent or 0: unconditional), takes
+``forward(z, labels)`` with int64 labels of shape (B,), and may name its classes in ``class_names``.
+Export and the explorer ask ``num_classes(net)`` and ``class_names(net)``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,19 @@ from torch import nn
 
 from dcgan.errors import ConfigError
 from dcgan.models.blocks import block, init_dcgan_weights, spatial_plan
+
+
+def num_classes(generator: nn.Module) -> int:
+    """The classes a conditional generator draws (0: unconditional, ``forward(z)``)."""
+    return int(getattr(generator, "num_classes", 0) or 0)
+
+
+def class_names(generator: nn.Module) -> list[str]:
+    """The names of a conditional generator's classes (its ``class_names``, else "0", "1" ...); [] when
+    unconditional."""
+    names = [str(name) for name in getattr(generator, "class_names", None) or []]
+    count = num_classes(generator)
+    return names if len(names) == count else [str(i) for i in range(count)]
 
 
 class _Generator(nn.Module):
