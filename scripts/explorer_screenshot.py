@@ -1,10 +1,10 @@
 """A screenshot of the latent explorer (python explore.py) in headless Chromium: docs/explorer.png.
 
-    python scripts/explorer_screenshot.py outputs/<run>/checkpoints/last.ckpt --out docs/explorer.png
+    python scripts/explorer_screenshot.py outputs/<run>/checkpoints/last.ckpt --set a=13 --set b=10 --set t=0.5
 
 Starts explore.py on a free port of 127.0.0.1, opens the page in Debian's Chromium (Playwright pointed at
 that executable: no browser download; $CHROMIUM names another), moves the sliders to the values given,
-saves a screenshot and stops the server. The browser reaches 127.0.0.1 only. The slow browser test
+saves a screenshot (default docs/explorer.png) and stops the server. The browser reaches 127.0.0.1 only. The slow browser test
 (tests/cli/test_explore.py) drives the page with the same helpers.
 """
 
@@ -117,7 +117,7 @@ def chromium_page(width: int = 1280, height: int = 900, timeout_ms: int = 60_000
             browser.close()
 
 
-def set_slider(page, elem_id: str, value: float) -> None:
+def set_slider(page, elem_id: str, value: float | str) -> None:
     """Type ``value`` into a Gradio slider's number box and confirm it, as a person would."""
     box = page.locator(f"#{elem_id} input[type=number]")
     box.fill(str(value))
@@ -129,12 +129,14 @@ def image_src(page, elem_id: str) -> str | None:
     return page.locator(f"#{elem_id} img").get_attribute("src")
 
 
-def wait_new_image(page, elem_id: str, before: str | None) -> str:
-    """Until component ``elem_id`` shows an image other than ``before``; its src."""
+def wait_new_image(page, elem_id: str, before: str | None, timeout_ms: float | None = None) -> str:
+    """Until component ``elem_id`` shows an image other than ``before``; its src. (Gradio names an image
+    by its content: the same picture again keeps its src.)"""
     page.wait_for_function(
         "([id, before]) => { const img = document.querySelector(`#${id} img`);"
         " return img !== null && img.getAttribute('src') !== before; }",
         arg=[elem_id, before],
+        timeout=timeout_ms,
     )
     return image_src(page, elem_id)
 
@@ -150,23 +152,27 @@ def main() -> int:
     parser.add_argument("ckpt", help="a checkpoint of a train.py run")
     parser.add_argument("--out", default=str(ROOT / "docs" / "explorer.png"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--a", type=int, default=0)
-    parser.add_argument("--b", type=int, default=1)
-    parser.add_argument("--t", type=float, default=0.5)
+    parser.add_argument("--set", action="append", default=[], metavar="SLIDER=VALUE",
+                        help="move a slider first (a, b, t, dim, amount, truncation); repeatable")  # fmt: skip
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=900)
     parser.add_argument("overrides", nargs="*", help="more explore.py overrides, e.g. grid.rows=3")
     args = parser.parse_args()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     log = Path(args.out).with_suffix(".log")
     with running_explorer(args.ckpt, f"seed={args.seed}", *args.overrides, log=log) as server:
         with chromium_page(args.width, args.height) as page:
             page.goto(server.url)
             wait_loaded(page)
-            for elem_id, value in (("a", args.a), ("b", args.b), ("t", args.t)):
-                if float(page.locator(f"#{elem_id} input[type=number]").input_value()) != value:
+            for elem_id, value in (item.split("=", 1) for item in args.set):
+                if float(page.locator(f"#{elem_id} input[type=number]").input_value()) != float(value):
                     before = image_src(page, "sample")
                     set_slider(page, elem_id, value)
-                    wait_new_image(page, "sample", before)
+                    try:  # a change that draws the same sample (a nudge of 0 along another dimension) shows nothing new
+                        wait_new_image(page, "sample", before, timeout_ms=10_000)
+                    except PlaywrightTimeout:
+                        pass
+            page.evaluate("document.activeElement.blur()")  # no focus ring in the picture
             page.wait_for_timeout(500)  # the new image paints
             page.screenshot(path=args.out, full_page=True)
             if page.blocked:
