@@ -4,8 +4,8 @@
 
 Starts explore.py on a free port of 127.0.0.1, opens the page in Debian's Chromium (Playwright pointed at
 that executable: no browser download; $CHROMIUM names another), moves the sliders to the values given,
-saves a screenshot (default docs/explorer.png) and stops the server. The browser reaches 127.0.0.1 only. The slow browser test
-(tests/cli/test_explore.py) drives the page with the same helpers.
+saves a screenshot (default docs/explorer.png) and stops the server. The browser reaches 127.0.0.1 only.
+The slow browser test (tests/cli/test_explore.py) drives the page with the same helpers.
 """
 
 from __future__ import annotations
@@ -159,6 +159,7 @@ def main() -> int:
     parser.add_argument("overrides", nargs="*", help="more explore.py overrides, e.g. grid.rows=3")
     args = parser.parse_args()
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     log = Path(args.out).with_suffix(".log")
     with running_explorer(args.ckpt, f"seed={args.seed}", *args.overrides, log=log) as server:
         with chromium_page(args.width, args.height) as page:

@@ -294,7 +294,8 @@ class TinyConditional(torch.nn.Module):
         self.class_names = ["shirt", "shoe", "bag"]
         self.embed = torch.nn.Embedding(3, 8)
         bn = torch.nn.BatchNorm1d(32)
-        self.net = torch.nn.Sequential(torch.nn.Linear(16, 32), bn, torch.nn.ReLU(), torch.nn.Linear(32, 16), torch.nn.Tanh())
+        nn = torch.nn
+        self.net = nn.Sequential(nn.Linear(16, 32), bn, nn.ReLU(), nn.Linear(32, 16), nn.Tanh())
         with torch.no_grad():  # BatchNorm statistics that are not the identity, so eval mode shows
             bn.running_mean.uniform_(-1, 1)
             bn.running_var.uniform_(0.5, 2)
