@@ -93,7 +93,7 @@ class Explorer:
         pen = ImageDraw.Draw(picture)
         for i in range(self.count):
             x, y = (i % self.columns) * step + 2 * self.cell_zoom, (i // self.columns) * step + 2 * self.cell_zoom
-            left, top, right, bottom = pen.textbbox((x + 2, y + 1), str(i))
+            *_, right, bottom = pen.textbbox((x + 2, y + 1), str(i))
             pen.rectangle((x, y, right + 1, bottom + 1), fill=(0, 0, 0))
             pen.text((x + 2, y + 1), str(i), fill=(255, 210, 0))
         return picture
