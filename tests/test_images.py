@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PIL import Image
 
-from dcgan.images import evenly_spaced, smooth, write_loss_plot, write_progress_gif
-from tests.helpers import image_info
+from dcgan.images import evenly_spaced, render, smooth, to_uint8, write_loss_plot, write_progress_gif
+from tests.helpers import TinyConditional, image_info
 
 
 def test_smoothing():
@@ -36,3 +37,12 @@ def test_loss_plot_needs_history(tmp_path):
     history = {"step": np.arange(1, 4.0), "train/loss_d": np.ones(3), "train/loss_g": np.ones(3)}
     assert write_loss_plot(history, tmp_path / "losses.png", 0.9)
     assert image_info(tmp_path / "losses.png")[0] == (600, 400)  # one panel: no D(x) history given
+
+
+def test_render_hands_a_conditional_generator_its_labels_batch_by_batch():
+    g = TinyConditional().eval()
+    z, labels = torch.randn(7, 8, generator=torch.Generator().manual_seed(0)), torch.tensor([2, 0, 1, 1, 0, 2, 2])
+    with torch.no_grad():
+        expected = to_uint8(g(z, labels))
+    assert torch.equal(render(g, z, 3, labels=labels), expected)  # batches of 3, 3 and 1
+    assert not torch.equal(render(g, z, 3, labels=labels.flip(0)), expected)
