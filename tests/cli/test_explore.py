@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urljoin
 
 import numpy as np
@@ -102,7 +103,7 @@ def test_view_draws_the_latent_its_path_and_the_file_to_download():
         assert (float(saved["t"]), str(saved["method"]), int(saved["dim"])) == (0.25, "slerp", 2)
         assert "labels" not in saved
     ex.close()
-    assert not ex.files.exists()
+    assert not Path(file).exists()
 
 
 def test_a_conditional_generator_draws_the_picked_class():
@@ -116,6 +117,7 @@ def test_a_conditional_generator_draws_the_picked_class():
     *_, file = ex.view(0, 0, 0, 1, 0.5, "lerp", 0, 0, label="shoe")
     with np.load(file) as saved:
         assert saved["labels"].tolist() == [1]
+    ex.close()
     assert "class 'hat' is not one of the generator's: shirt, shoe, bag" in str(
         config_error(lambda: ex.grid(0, 0, "hat"))
     )

@@ -64,10 +64,12 @@ class Explorer:
         # whole enlargement factors: a grid cell about cell_px wide, the sample at most sample_px
         self.cell_zoom, self.sample_zoom = max(1, round(cell_px / size)), max(1, int(sample_px) // size)
         self.classes = class_names(generator)
-        self.files = Path(tempfile.mkdtemp(prefix="dcgan-explore-"))
+        self.files: Path | None = None  # the downloads, made on the first
 
     def close(self) -> None:
-        shutil.rmtree(self.files, ignore_errors=True)
+        """Delete the files made for download."""
+        if self.files is not None:
+            shutil.rmtree(self.files, ignore_errors=True)
 
     def grid_latents(self, seed: int, truncation: float) -> torch.Tensor:
         """(count, nz): the grid's latents; ``truncation`` 0 means none."""
@@ -127,6 +129,8 @@ class Explorer:
             arrays["labels"] = labels.numpy()
         arrays.update({k: np.asarray(v) for k, v in view.items() if v is not None})
         key = hashlib.sha1(z.numpy().tobytes() + repr(sorted(view.items())).encode()).hexdigest()[:12]
+        if self.files is None:
+            self.files = Path(tempfile.mkdtemp(prefix="dcgan-explore-"))
         path = self.files / key / "dcgan_sample.npz"
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, **arrays)
