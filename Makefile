@@ -10,7 +10,7 @@ ARGS   ?=
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-install: $(STAMP)  ## create .venv and install the package with its dev tools (once)
+install: $(STAMP)  ## create .venv and install the package with its dev tools and extras (once)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -29,7 +29,7 @@ LAYERS = [
     ["dcgan.callbacks"],
     ["dcgan.cli"],
 ]
-ENTRY_POINTS = ["train.py", "generate.py", "evaluate.py"]
+ENTRY_POINTS = ["train.py", "generate.py", "evaluate.py", "explore.py"]
 
 
 def module_name(path: Path) -> str:

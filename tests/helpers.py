@@ -18,10 +18,12 @@ from hydra.utils import instantiate
 from lightning.pytorch import Callback
 from PIL import Image
 
+from dcgan.checkpoints import build_net, run_config
 from dcgan.cli.generate import generate
 from dcgan.config import compose
 from dcgan.config import option as option_defaults
 from dcgan.errors import ConfigError, find_user_error
+from dcgan.training.module import WEIGHT_PREFIX
 from tests.unchecked import CHECKED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -258,3 +260,60 @@ class FirstBatch(Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.global_step == 0:
             torch.save(batch.detach().cpu(), Path(trainer.default_root_dir) / "first_batch.pt")
+
+
+@torch.no_grad()
+def with_own_batch_statistics(ckpt: Path, out: Path, batches: int = 4) -> Path:
+    """A copy of checkpoint ``ckpt`` as ``out`` whose generators (G and its EMA) keep the BatchNorm statistics
+    of their own activations on random latents. A barely trained G still has its initial statistics, with
+    which it draws nearly the same flat gray for every z in eval mode; with these its samples vary with z."""
+    checkpoint = read_ckpt(ckpt)
+    config, state = run_config(checkpoint), checkpoint["state_dict"]
+    for prefix in WEIGHT_PREFIX.values():
+        weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        if not weights:
+            continue
+        net = build_net(weights, config, "generator").train()
+        for module in net.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.reset_running_stats()
+                module.momentum = None  # a plain average over the batches
+        for seed in range(batches):
+            net(torch.randn(64, net.nz, generator=torch.Generator().manual_seed(seed)))
+        state.update({prefix + k: v for k, v in net.state_dict().items()})
+    torch.save(checkpoint, out)
+    return out
+
+
+class TinyGenerator(torch.nn.Module):
+    """A stand-in generator (nz 8, 1x8x8 images) whose samples differ clearly from latent to latent."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.nz, self.image_size, self.channels = 8, 8, 1
+        self.net = torch.nn.Sequential(torch.nn.Linear(8, 64), torch.nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z * 2).view(-1, 1, 8, 8)
+
+
+class TinyConditional(torch.nn.Module):
+    """A stand-in class-conditional generator: ``forward(z, labels)``, ``num_classes``, ``class_names``."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.nz, self.image_size, self.channels, self.num_classes = 8, 4, 1, 3
+        self.class_names = ["shirt", "shoe", "bag"]
+        self.embed = torch.nn.Embedding(3, 8)
+        bn = torch.nn.BatchNorm1d(32)
+        nn = torch.nn
+        self.net = nn.Sequential(nn.Linear(16, 32), bn, nn.ReLU(), nn.Linear(32, 16), nn.Tanh())
+        with torch.no_grad():  # BatchNorm statistics that are not the identity, so eval mode shows
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        x = self.net(torch.cat([z, self.embed(labels)], dim=1))
+        return x.view(-1, self.channels, self.image_size, self.image_size)

@@ -13,13 +13,14 @@ from dcgan.images import (
     grid_image,
     loss_figure,
     real_vs_fake,
+    render,
     sample_grid,
     smooth,
     to_uint8,
     write_loss_plot,
     write_progress_gif,
 )
-from tests.helpers import has_text, image_info
+from tests.helpers import TinyConditional, has_text, image_info
 
 
 def test_smoothing():
@@ -78,3 +79,12 @@ def test_titles_and_headings_are_drawn_on_the_pictures():
     )
     pixels = np.asarray(picture.convert("L"))[TITLE_PX + 8 :]
     assert pixels[2:8, 2:8].max() == 0 and pixels[2:8, half + 10 : half + 16].min() == 255  # black real, white fake
+
+
+def test_render_hands_a_conditional_generator_its_labels_batch_by_batch():
+    g = TinyConditional().eval()
+    z, labels = torch.randn(7, 8, generator=torch.Generator().manual_seed(0)), torch.tensor([2, 0, 1, 1, 0, 2, 2])
+    with torch.no_grad():
+        expected = to_uint8(g(z, labels))
+    assert torch.equal(render(g, z, 3, labels=labels), expected)  # batches of 3, 3 and 1
+    assert not torch.equal(render(g, z, 3, labels=labels.flip(0)), expected)

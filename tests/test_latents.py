@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dcgan.errors import ConfigError
-from dcgan.latents import interpolation_latents, latents, lerp, slerp
+from dcgan.latents import interpolation_latents, latents, lerp, nudge, slerp, walk
 
 
 def test_truncated_latents():
@@ -36,3 +36,18 @@ def test_lerp_and_slerp():
     assert both.shape == (2 * 2 * 4, 5)
     with pytest.raises(ConfigError, match="interpolation.method"):
         interpolation_latents(z0, z1, steps=4, method="cubic")
+
+
+def test_a_point_on_the_walk_and_a_nudge():
+    z0, z1 = latents(2, 16, seed=5)
+    for method in ("lerp", "slerp"):
+        row = interpolation_latents(z0[None], z1[None], 5, method)  # t = 0, 0.25, ... 1
+        torch.testing.assert_close(walk(z0, z1, 0.25, method), row[1])
+    z = walk(z0, z1, 0.5, "slerp")
+    nudged = nudge(z, 3, -2.0)
+    torch.testing.assert_close(nudged - z, -2.0 * torch.eye(16)[3])
+    assert torch.equal(z, walk(z0, z1, 0.5, "slerp"))  # a copy: the latent itself is unchanged
+    with pytest.raises(ConfigError, match="dimension 16 does not exist"):
+        nudge(z, 16, 1.0)
+    with pytest.raises(ConfigError, match="method='cubic'"):
+        walk(z0, z1, 0.5, "cubic")

@@ -6,6 +6,12 @@ from __future__ import annotations
 
 import re
 import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -27,6 +33,7 @@ SHRINK = {
                  "generator.ngf=8", "discriminator.ndf=8", "callbacks.samples.every_n_steps=2",
                  "callbacks.fd.num_samples=64"],
     "generate.py": ["num_samples=8", "batch_size=8", "interpolation.rows=2", "interpolation.steps=3"],
+    "explore.py": ["grid.rows=2"],
     "evaluate.py": ["metrics.num_samples=32", "metrics.batch_size=16", "metrics.scores.kid.subsets=2",
                     "metrics.scores.kid.subset_size=16", "metrics.scores.is.splits=2"],
     "bench-quality": ["--steps", "4", "--num-samples", "32"],
@@ -93,10 +100,35 @@ def test_the_readme_has_commands_and_each_skip_names_one():
         assert any(part in command for command in commands), f"SKIP names {part!r}, which the README no longer has"
 
 
-def test_every_readme_command_runs(sandbox):
-    import subprocess
-    import sys
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
+
+def serves(args: list[str], cwd: Path, port: int, timeout: float = 180) -> tuple[bool, str]:
+    """Start a server command, wait until it answers on ``port``, stop it with SIGTERM: (answered and
+    exited 0, its stderr)."""
+    proc = subprocess.Popen(args, cwd=cwd, env=subprocess_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline, answered = time.monotonic() + timeout, False
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and not answered:
+            try:
+                answered = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).status == 200
+            except OSError:
+                time.sleep(1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    return answered and proc.returncode == 0, err
+
+
+def test_every_readme_command_runs(sandbox):
     checkpoint, failures = None, []
     for i, command in enumerate(readme_commands()):
         if any(part in command for part in SKIP):
@@ -105,6 +137,12 @@ def test_every_readme_command_runs(sandbox):
         args, cwd = shrunk(command, sandbox, run, checkpoint)
         if args[0].endswith("python") and not Path(args[0]).is_file():
             args[0] = sys.executable
+        if args[1].endswith("explore.py"):  # a server: it must answer, then stop cleanly
+            port = free_port()
+            ok, err = serves([*args, f"port={port}"], cwd, port)
+            if not ok:
+                failures.append(f"{command}\n  -> {' '.join(args)} port={port}\n  did not serve: {err[-1500:]}")
+            continue
         done = subprocess.run(args, cwd=cwd, env=subprocess_env(), capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             failures.append(f"{command}\n  -> {' '.join(args)}\n  exit {done.returncode}: {done.stderr[-1500:]}")

@@ -28,14 +28,24 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def render(generator: nn.Module, z: torch.Tensor, batch_size: int, device: str | torch.device = "cpu") -> torch.Tensor:
-    """G(z) in batches as uint8 images (N, C, H, W) on CPU; G in eval mode, so a sample does not depend on
-    the batch it is in."""
+def render(
+    generator: nn.Module,
+    z: torch.Tensor,
+    batch_size: int,
+    device: str | torch.device = "cpu",
+    labels: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """G(z) (G(z, labels) for a class-conditional G) in batches as uint8 images (N, C, H, W) on CPU; G in
+    eval mode, so a sample does not depend on the batch it is in."""
     generator = generator.eval().to(device)
     out = torch.empty(len(z), generator.channels, generator.image_size, generator.image_size, dtype=torch.uint8)
     for start in range(0, len(z), int(batch_size)):
         batch = z[start : start + int(batch_size)].to(device)
-        out[start : start + len(batch)] = to_uint8(generator(batch)).cpu()
+        if labels is None:
+            images = generator(batch)
+        else:
+            images = generator(batch, labels[start : start + len(batch)].to(device))
+        out[start : start + len(batch)] = to_uint8(images).cpu()
     return out
 
 

@@ -56,6 +56,22 @@ def interpolation_latents(z0: torch.Tensor, z1: torch.Tensor, steps: int, method
     return paths.reshape(-1, z0.shape[-1])
 
 
+def walk(z0: torch.Tensor, z1: torch.Tensor, t: float, method: str = "slerp") -> torch.Tensor:
+    """(nz,), (nz,) -> (nz,): the point a fraction ``t`` of the way from z0 to z1 (``lerp`` or ``slerp``)."""
+    if method not in METHODS:
+        raise ConfigError(f"method={method!r} is not supported: use lerp or slerp")
+    return METHODS[method](z0[None], z1[None], torch.tensor([float(t)]))[0, 0]
+
+
+def nudge(z: torch.Tensor, dim: int, amount: float) -> torch.Tensor:
+    """A copy of the latent ``z`` (nz,) with ``amount`` added to its dimension ``dim``."""
+    if not 0 <= int(dim) < z.shape[-1]:
+        raise ConfigError(f"dimension {dim} does not exist: a latent has dimensions 0 to {z.shape[-1] - 1}")
+    z = z.clone()
+    z[..., int(dim)] += float(amount)
+    return z
+
+
 def ping_pong(frames: list) -> list:
     """Frames forth and back (without repeating the ends), for a GIF that loops smoothly."""
     return frames + frames[-2:0:-1]

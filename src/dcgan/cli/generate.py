@@ -1,4 +1,5 @@
-"""``generate(cfg)``: samples, latent interpolations or the run pictures from a trained checkpoint."""
+"""``generate(cfg)``: samples, latent interpolations, the run pictures or a standalone export of a trained
+checkpoint's generator."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from PIL import Image
 from dcgan.callbacks.pictures import RunPictures
 from dcgan.checkpoints import LoadedGenerator, load_generator
 from dcgan.cli.device import resolve_device
+from dcgan.cli.export import export_generator
 from dcgan.errors import ConfigError
 from dcgan.images import grid_image, render, write_gif, write_run_pictures
 from dcgan.latents import interpolation_latents, latents, ping_pong
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("auto", "npz", "grid", "folder")
 GRID_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
-DEFAULT_OUTPUT = {"samples": "samples.npz", "interpolate": "interpolation.png"}
+DEFAULT_OUTPUT = {"samples": "samples.npz", "interpolate": "interpolation.png", "export": "generator.onnx"}
 
 
 def output_kind(path: Path, fmt: str) -> tuple[str, Path]:
@@ -128,11 +130,27 @@ def generate_pictures(cfg: DictConfig, loaded: LoadedGenerator) -> list[Path]:
     return list(written.values())
 
 
-MODES = {"samples": generate_samples, "interpolate": generate_interpolation, "pictures": generate_pictures}
+def generate_export(cfg: DictConfig, loaded: LoadedGenerator) -> list[Path]:
+    """The generator (its EMA copy where the run has one) as a standalone ONNX (.onnx) or TorchScript (.pt)
+    file per output, each with a JSON beside it."""
+    step = loaded.checkpoint.get("global_step")
+    written = []
+    for output in _outputs(cfg):
+        written += export_generator(loaded.net, output, loaded.weights, cfg.ckpt_path, step)
+    return written
+
+
+MODES = {
+    "samples": generate_samples,
+    "interpolate": generate_interpolation,
+    "pictures": generate_pictures,
+    "export": generate_export,
+}
 
 
 def generate(cfg: DictConfig) -> list[Path]:
-    """Run ``cfg.mode`` (samples | interpolate | pictures) on ``cfg.ckpt_path``; returns the paths written."""
+    """Run ``cfg.mode`` (samples | interpolate | pictures | export) on ``cfg.ckpt_path``; returns the paths
+    written."""
     if cfg.mode not in MODES:
         raise ConfigError(f"mode={cfg.mode!r} is not supported: use {', '.join(MODES)}")
     loaded = load_generator(cfg.ckpt_path, cfg.get("weights_only", True))

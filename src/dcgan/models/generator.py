@@ -1,6 +1,10 @@
 """Generators: z of shape (B, nz) -> images in [-1, 1] of shape (B, channels, image_size, image_size).
 
 Each maps z to a first feature map (its input stage), then doubles the resolution stage by stage.
+
+A class-conditional generator has ``num_classes`` > 0 (absent or 0: unconditional), takes
+``forward(z, labels)`` with int64 labels of shape (B,), and may name its classes in ``class_names``.
+Export and the explorer ask ``num_classes(net)`` and ``class_names(net)``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,19 @@ from dcgan.models.blocks import batch_norm, block, init_dcgan_weights, spatial_p
 
 def _relu() -> nn.ReLU:
     return nn.ReLU(inplace=True)
+
+
+def num_classes(generator: nn.Module) -> int:
+    """The classes a conditional generator draws (0: unconditional, ``forward(z)``)."""
+    return int(getattr(generator, "num_classes", 0) or 0)
+
+
+def class_names(generator: nn.Module) -> list[str]:
+    """The names of a conditional generator's classes (its ``class_names``, else "0", "1" ...); [] when
+    unconditional."""
+    names = [str(name) for name in getattr(generator, "class_names", None) or []]
+    count = num_classes(generator)
+    return names if len(names) == count else [str(i) for i in range(count)]
 
 
 class _Generator(nn.Module):
