@@ -107,10 +107,10 @@ def free_port() -> int:
 
 
 def serves(args: list[str], cwd: Path, port: int, timeout: float = 180) -> tuple[bool, str]:
-    """Start a server command, wait until it answers on ``port``, stop it with SIGTERM: (answered and
-    exited 0, its stderr)."""
-    proc = subprocess.Popen(args, cwd=cwd, env=subprocess_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    """Start a server command, wait until it answers on ``port``, stop it with SIGTERM at once: (answered
+    and exited 0, what happened and what it printed)."""
+    proc = subprocess.Popen(args, cwd=cwd, env=subprocess_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
     deadline, answered = time.monotonic() + timeout, False
     try:
         while time.monotonic() < deadline and proc.poll() is None and not answered:
@@ -125,7 +125,7 @@ def serves(args: list[str], cwd: Path, port: int, timeout: float = 180) -> tuple
         except subprocess.TimeoutExpired:
             proc.kill()
             _, err = proc.communicate()
-    return answered and proc.returncode == 0, err
+    return answered and proc.returncode == 0, f"answered: {answered}, exit {proc.returncode}\n{err}"
 
 
 def test_every_readme_command_runs(sandbox):

@@ -196,15 +196,17 @@ def build_page(explorer: Explorer, cfg: DictConfig, title: str):
 
 def serve(page, host: str, port: int) -> None:
     """Serve ``page`` on http://host:port/ until Ctrl+C or SIGTERM, then close the server."""
+    stop = threading.Event()
+    # before the launch: a SIGTERM the moment the page first answers must stop it cleanly, not kill it
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         page.launch(server_name=host, server_port=int(port), share=False, inbrowser=False, quiet=True,
                     prevent_thread_lock=True, show_error=True)  # fmt: skip
     except OSError as error:
+        signal.signal(signal.SIGTERM, previous)
         if "Cannot find empty port" in str(error):
             raise ConfigError(f"port={port}: the port is taken on {host}: pick another, e.g. port={port + 1}") from None
         raise
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     log.info(f"Explorer on http://{host}:{port}/ (Ctrl+C stops it)")
     try:
         while not stop.wait(0.2):
