@@ -18,7 +18,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from dcgan.config import with_current_defaults
+from dcgan.config import check_stored_config, with_current_defaults
 from dcgan.errors import ConfigError
 from dcgan.files import atomic_save
 from dcgan.training.module import DCGAN
@@ -43,9 +43,14 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict:
+# What a weights-only refusal advises: generate.py, evaluate.py and explore.py take weights_only=false.
+TRUST_HINT = "if you trust the file, pass weights_only=false"
+
+
+def read_checkpoint(path: str | Path, weights_only: bool = True, trust_hint: str = TRUST_HINT) -> dict:
     """``torch.load`` on CPU; with ``weights_only`` (the default) the file cannot run code when loaded.
-    Raises ConfigError for a missing file or one that is not a PyTorch checkpoint."""
+    Raises ConfigError for a missing file or one that is not a PyTorch checkpoint; ``trust_hint`` ends the
+    message of a file that a weights-only load refuses (what the calling entry point lets the user do)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"ckpt_path={path}: no such file")
@@ -54,8 +59,7 @@ def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict:
     except pickle.UnpicklingError as error:
         if weights_only and "unsupported global" in str(error).lower():
             raise ConfigError(
-                f"ckpt_path={path} holds Python objects that a weights-only load refuses; "
-                "if you trust the file, pass weights_only=false"
+                f"ckpt_path={path} holds Python objects that a weights-only load refuses; {trust_hint}"
             ) from None
         raise ConfigError(f"ckpt_path={path} is not a PyTorch checkpoint (not a torch.save file)") from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as error:
@@ -66,7 +70,9 @@ def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict:
 
 
 def run_config(checkpoint: dict, path: str | Path = "checkpoint") -> DictConfig:
-    """The run config stored in ``checkpoint``; ConfigError if it is not the config of a DCGAN run."""
+    """The run config stored in ``checkpoint``; ConfigError if it is not the config of a DCGAN run, or if it
+    names a class outside this kit's or holds an interpolation (``check_stored_config``): a file cannot
+    make generate.py, evaluate.py or explore.py build (run) anything else."""
     config = checkpoint.get("hyper_parameters")
     model = config.get("model") if isinstance(config, dict) else None
     generator = model.get("generator") if isinstance(model, dict) else None
@@ -79,7 +85,11 @@ def run_config(checkpoint: dict, path: str | Path = "checkpoint") -> DictConfig:
             f"ckpt_path={path} is not a DCGAN checkpoint: it holds no run config with model.generator "
             "(use a checkpoints/*.ckpt or generator.pt of a train.py run)"
         )
-    return OmegaConf.create(config)
+    check_stored_config(config, f"ckpt_path={path}")
+    try:
+        return OmegaConf.create(config)
+    except Exception as error:  # values OmegaConf cannot hold (a tensor, an object of weights_only=false)
+        raise ConfigError(f"ckpt_path={path}: its run config is not a config ({_first_line(error)})") from None
 
 
 def build_net(weights: dict, config: DictConfig, name: str, path: str | Path = "checkpoint") -> nn.Module:
@@ -150,11 +160,13 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path, runs_dir: s
     return str(found[-1])
 
 
-def check_compatible(path: str | Path, model: nn.Module) -> dict:
-    """Raise a ConfigError naming the first mismatches if the checkpoint's weights don't fit ``model``."""
-    checkpoint = read_checkpoint(path)
+def check_compatible(path: str | Path, model: nn.Module, run_targets: frozenset[str] = frozenset()) -> dict:
+    """Raise a ConfigError naming the first mismatches if the checkpoint's weights don't fit ``model``, or if
+    its stored config names a class that neither this kit's configs nor this run (``run_targets``) name."""
+    checkpoint = read_checkpoint(path, trust_hint="train.py resumes only from the weights-only checkpoints it writes")
     if "state_dict" not in checkpoint:
         raise ConfigError(f"{path} is not a training checkpoint of this kit (no state_dict)")
+    check_stored_config(checkpoint.get("hyper_parameters") or {}, f"ckpt_path={path}", run_targets)
     theirs, ours = DCGAN.upgrade_state_dict(checkpoint["state_dict"]), model.state_dict()
     problems = [f"{k} missing in the checkpoint" for k in ours if k not in theirs]
     problems += [f"{k} unexpected" for k in theirs if k not in ours]
@@ -164,7 +176,8 @@ def check_compatible(path: str | Path, model: nn.Module) -> dict:
         if k in theirs and tuple(theirs[k].shape) != tuple(v.shape)
     ]
     if problems:
-        arch = checkpoint.get("hyper_parameters", {})
+        arch = checkpoint.get("hyper_parameters")
+        arch = arch if isinstance(arch, dict) else {}
         trained = ", ".join(
             f"{part}={arch[part].get('_target_', '?').rsplit('.', 1)[-1]}" for part in ("generator", "discriminator")
             if isinstance(arch.get(part), dict)
