@@ -19,8 +19,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from dcgan.config import check_stored_config, with_current_defaults
-from dcgan.errors import ConfigError
-from dcgan.files import atomic_save
+from dcgan.errors import ConfigError, SaveError
+from dcgan.files import atomic_save, check_writable, remove_stale_temporaries
 from dcgan.training.module import DCGAN
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,28 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if "://" in str(path):  # remote filesystems: Lightning's own transaction
             return super().save_checkpoint(checkpoint, path, storage_options)
-        atomic_save(checkpoint, path)
+        try:
+            atomic_save(checkpoint, path)
+        except OSError as error:  # a full disk, a folder made read-only mid-run: one line, not tracebacks
+            raise SaveError(
+                f"cannot save {path} ({error.strerror or error}): the file is left as it was; make room or fix "
+                "the folder, then resume with ckpt_path=last"
+            ) from None
+
+
+def prepare_folders(folders: dict[str, str | Path | None]) -> None:
+    """Before training: each folder (by its config key) can be written, else a ConfigError naming it; the
+    temporary files of saves killed midway (``kill -9``) are deleted."""
+    for key, folder in folders.items():
+        if folder is None:
+            continue
+        try:
+            check_writable(folder)
+        except OSError as error:
+            reason = error.strerror or error
+            raise ConfigError(f"{key}={folder} is not writable ({reason}): choose another folder") from None
+        for path in remove_stale_temporaries(folder):
+            log.info(f"deleted {path}: the temporary file of a save that was killed")
 
 
 def _first_line(error: BaseException) -> str:
