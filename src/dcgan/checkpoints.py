@@ -157,6 +157,17 @@ def load_generator(path: str | Path, weights_only: bool = True, use_ema: bool = 
     return LoadedGenerator(net, config, checkpoint, which)
 
 
+def generator_of(cfg: DictConfig, script: str) -> LoadedGenerator:
+    """``load_generator`` of an entry point's ``ckpt_path`` with its ``weights_only`` and ``use_ema``;
+    ConfigError when ``ckpt_path`` is not given."""
+    if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.get("ckpt_path"):
+        raise ConfigError(
+            f"ckpt_path is missing: python {script} ckpt_path=outputs/DATE/TIME/checkpoints/last.ckpt "
+            "(or the run's generator.pt)"
+        )
+    return load_generator(cfg.ckpt_path, bool(cfg.get("weights_only", True)), bool(cfg.get("use_ema", True)))
+
+
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path, runs_dir: str | Path = "outputs") -> str | None:
     """``ckpt_path`` as given; for ``last`` this run folder's ``checkpoints/last.ckpt`` if there is one,
     else the newest ``last.ckpt`` under ``runs_dir``; for ``auto`` this run folder's if there is one,

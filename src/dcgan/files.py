@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -45,6 +46,8 @@ def check_writable(folder: str | Path) -> Path:
     """Make ``folder`` (with its parents) and create a file in it: raises the OSError that a save there
     would meet (no permission, a read-only filesystem, a file where a folder should be)."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder", str(folder))
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
         pass
