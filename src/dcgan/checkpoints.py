@@ -95,6 +95,7 @@ def run_config(checkpoint: dict, path: str | Path = "checkpoint") -> DictConfig:
     names a class outside this kit's or holds an interpolation (``check_stored_config``): a file cannot
     make generate.py, evaluate.py or explore.py build (run) anything else."""
     config = checkpoint.get("hyper_parameters")
+    check_stored_config(config, f"ckpt_path={path}")
     model = config.get("model") if isinstance(config, dict) else None
     generator = model.get("generator") if isinstance(model, dict) else None
     if (
@@ -106,7 +107,6 @@ def run_config(checkpoint: dict, path: str | Path = "checkpoint") -> DictConfig:
             f"ckpt_path={path} is not a DCGAN checkpoint: it holds no run config with model.generator "
             "(use a checkpoints/*.ckpt or generator.pt of a train.py run)"
         )
-    check_stored_config(config, f"ckpt_path={path}")
     try:
         return OmegaConf.create(config)
     except Exception as error:  # values OmegaConf cannot hold (a tensor, an object of weights_only=false)
