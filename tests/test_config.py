@@ -145,10 +145,10 @@ def test_the_loader_refuses_every_payload_at_every_position(run_dir, tmp_path, p
 
 
 def _generate(mode):
+    output = {"export": "g.onnx", "pictures": "pictures"}.get(mode, "g.npz")
+
     def call(path, out):
-        overrides = [f"ckpt_path={path}", f"mode={mode}", "num_samples=2"]
-        overrides += [f"output={out / ('g.onnx' if mode == 'export' else 'pictures' if mode == 'pictures' else 'g.npz')}"]
-        generate(compose("generate", overrides))
+        generate(compose("generate", [f"ckpt_path={path}", f"mode={mode}", "num_samples=2", f"output={out / output}"]))
 
     return call
 
