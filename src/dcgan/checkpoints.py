@@ -192,13 +192,12 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path, runs_dir: s
     return str(found[-1])
 
 
-def check_compatible(path: str | Path, model: nn.Module, run_targets: frozenset[str] = frozenset()) -> dict:
-    """Raise a ConfigError naming the first mismatches if the checkpoint's weights don't fit ``model``, or if
-    its stored config names a class that neither this kit's configs nor this run (``run_targets``) name."""
+def check_compatible(path: str | Path, model: nn.Module) -> dict:
+    """Raise a ConfigError naming the first mismatches if the checkpoint's weights don't fit ``model``. A resume
+    builds nothing from the config stored in the file: the run's own config is the one that counts."""
     checkpoint = read_checkpoint(path, trust_hint="train.py resumes only from the weights-only checkpoints it writes")
     if "state_dict" not in checkpoint:
         raise ConfigError(f"{path} is not a training checkpoint of this kit (no state_dict)")
-    check_stored_config(checkpoint.get("hyper_parameters") or {}, f"ckpt_path={path}", run_targets)
     theirs, ours = DCGAN.upgrade_state_dict(checkpoint["state_dict"]), model.state_dict()
     problems = [f"{k} missing in the checkpoint" for k in ours if k not in theirs]
     problems += [f"{k} unexpected" for k in theirs if k not in ours]

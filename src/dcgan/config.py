@@ -91,13 +91,13 @@ def _shown(text: Any, limit: int = 80) -> str:
     return text if plain else repr(text[:limit]) + ("..." if len(text) > limit else "")
 
 
-def check_stored_config(config: Any, source: str, allowed: frozenset[str] = frozenset()) -> None:
+def check_stored_config(config: Any, source: str) -> None:
     """Refuse a config read from a file the user did not write (a checkpoint's run config) before anything
     is built from it: each ``_target_`` at any depth (``_args_`` and ``_partial_`` factories included) must
-    be one of ``kit_targets()`` or ``allowed``, and no string may hold an interpolation (``${...}``: a
+    be one of ``kit_targets()``, and no string may hold an interpolation (``${...}``: a
     resolver such as ``oc.create`` could make a ``_target_`` appear when the config is resolved; a run
     config is stored resolved). ConfigError naming the key and the value otherwise."""
-    known = kit_targets() | allowed
+    known = kit_targets()
     for where, key, value in _nodes(config):
         if key == "_target_" and not (isinstance(value, str) and value in known):
             raise ConfigError(

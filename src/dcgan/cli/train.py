@@ -19,7 +19,6 @@ from omegaconf import DictConfig, OmegaConf
 
 import dcgan.training.strategy  # noqa: F401  (registers the GAN DDP strategy as "ddp")
 from dcgan.checkpoints import AtomicCheckpointIO, check_compatible, prepare_folders, resolve_ckpt_path
-from dcgan.config import targets_in
 from dcgan.errors import ConfigError
 from dcgan.loggers import build_loggers
 from dcgan.training.module import DCGAN
@@ -129,11 +128,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(cfg.dataset)
     # The resolved run config travels in every checkpoint (and to the loggers as the run's config):
     # generate.py / evaluate.py rebuild the nets from it without repeating the training overrides.
-    config = OmegaConf.to_container(cfg, resolve=True)
-    model.save_hyperparameters(config)
+    model.save_hyperparameters(OmegaConf.to_container(cfg, resolve=True))
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.output_dir, cfg.paths.get("runs_dir", "outputs"))
     if ckpt_path is not None:
-        check_compatible(ckpt_path, model, targets_in(config))  # the classes this run names are the user's
+        check_compatible(ckpt_path, model)
         log.info(f"Resuming from {ckpt_path}")
     trainer = build_trainer(cfg)
     check_optimized_metric(cfg.get("optimized_metric"), model, trainer)
