@@ -105,6 +105,15 @@ def test_generate_refuses_bad_settings_in_one_line(tiny_checkpoint, capsys, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing written (not a.gif.npz)
 
 
+@pytest.mark.parametrize("script", ["evaluate", "explore"])
+def test_evaluate_and_explore_without_ckpt_path_are_one_line(capsys, script):
+    if script == "explore":
+        pytest.importorskip("gradio", reason="the explore extra is not installed: pip install '.[explore]'")
+    call = getattr(importlib.import_module(f"dcgan.cli.{script}"), script)
+    assert exits(call, compose(script)) == 2
+    assert one_line(capsys).startswith(f"error: ckpt_path is missing: python {script}.py ckpt_path=")
+
+
 @pytest.mark.parametrize(
     ("script", "hint"),
     [("generate", "if you trust the file, pass weights_only=false"),
