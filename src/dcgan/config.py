@@ -59,22 +59,25 @@ def with_current_defaults(stored: DictConfig, group: str) -> DictConfig:
     return stored
 
 
-def _nodes(config: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
-    """(path, key, value) of every entry of nested dicts and lists, depth first, without recursion (a file's
-    nesting can be as deep as it likes)."""
-    stack = [(path, config)]
+# A run config nests a few levels (model.generator, dataset.source.dataset); a file nesting deeper is not one.
+MAX_DEPTH = 32
+
+
+def _nodes(config: Any) -> Iterator[tuple[str, Any, Any, int]]:
+    """(path, key, value, depth) of every entry of nested dicts and lists, depth first, without recursion."""
+    stack = [("", config, 0)]
     while stack:
-        where, node = stack.pop()
+        where, node, depth = stack.pop()
         items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list | tuple) else ()
         for key, value in items:
             inner = f"{where}[{key}]" if isinstance(node, list | tuple) else f"{where}.{key}" if where else str(key)
-            yield inner, key, value
-            stack.append((inner, value))
+            yield inner, key, value, depth + 1
+            stack.append((inner, value, depth + 1))
 
 
 def targets_in(config: Any) -> frozenset[str]:
     """The ``_target_`` strings anywhere in a config (plain dicts and lists)."""
-    return frozenset(value for _, key, value in _nodes(config) if key == "_target_" and isinstance(value, str))
+    return frozenset(value for _, key, value, _ in _nodes(config) if key == "_target_" and isinstance(value, str))
 
 
 @cache
@@ -98,7 +101,9 @@ def check_stored_config(config: Any, source: str) -> None:
     resolver such as ``oc.create`` could make a ``_target_`` appear when the config is resolved; a run
     config is stored resolved). ConfigError naming the key and the value otherwise."""
     known = kit_targets()
-    for where, key, value in _nodes(config):
+    for where, key, value, depth in _nodes(config):
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{source}: its run config nests deeper than {MAX_DEPTH} levels: it is not one")
         if key == "_target_" and not (isinstance(value, str) and value in known):
             raise ConfigError(
                 f"{source}: {_shown(where)}={_shown(value)} is not one of this kit's classes (those conf/ names): "

@@ -39,7 +39,7 @@ class DivergenceError(DCGANError, RuntimeError):
     exit_code = 3
 
 
-class SaveError(DCGANError, OSError):
+class SaveError(DCGANError):
     """A checkpoint could not be written during training (a full disk, a folder made read-only): the previous
     one is kept."""
 
