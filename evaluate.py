@@ -5,7 +5,7 @@ import hydra
 from omegaconf import DictConfig
 
 from dcgan.cli.evaluate import evaluate
-from dcgan.errors import exit_on_config_error
+from dcgan.errors import exit_on_config_error, run
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
@@ -15,4 +15,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -4,7 +4,7 @@ import hydra
 from omegaconf import DictConfig
 
 from dcgan.cli.train import train
-from dcgan.errors import exit_on_config_error
+from dcgan.errors import exit_on_config_error, run
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -16,4 +16,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -3,6 +3,8 @@ overrides for the fixtures, the batch the model sees, log capture, the scripts a
 
 from __future__ import annotations
 
+import builtins
+import errno
 import importlib.util
 import json
 import logging
@@ -317,3 +319,46 @@ class TinyConditional(torch.nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         x = self.net(torch.cat([z, self.embed(labels)], dim=1))
         return x.view(-1, self.channels, self.image_size, self.image_size)
+
+
+class DiskFull(Callback):
+    """From global step ``step`` on (the saves of that step included: Lightning runs checkpoint callbacks
+    last), every fsync fails with ENOSPC, as on a disk that filled up during the run. For ``python train.py``
+    subprocesses: it patches ``os.fsync`` of the process."""
+
+    def __init__(self, step: int) -> None:
+        self.step, self.full, real = step, False, os.fsync
+
+        def fsync(fd: int) -> None:
+            if self.full:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            real(fd)
+
+        os.fsync = fsync
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        self.full = self.full or trainer.global_step >= self.step
+
+
+def make_read_only(folder: Path, monkeypatch) -> None:
+    """``folder`` refuses new files as a read-only folder does: chmod 555, and for root (whom permissions do
+    not stop) ``os.open`` and ``open`` refuse to create or write files in it."""
+    folder.chmod(0o555)
+    if os.geteuid() != 0:
+        return
+    inside = lambda path: Path(path).resolve().parent == folder.resolve()  # noqa: E731
+    denied = lambda path: PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))  # noqa: E731
+    real_os_open, real_open = os.open, builtins.open
+
+    def os_open(path, flags, *args, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and inside(path):
+            raise denied(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    def open_(file, mode="r", *args, **kwargs):
+        if isinstance(file, str | os.PathLike) and any(c in mode for c in "wax+") and inside(file):
+            raise denied(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(builtins, "open", open_)

@@ -11,11 +11,20 @@ import pytest
 import torch
 
 from dcgan.checkpoints import AtomicCheckpointIO, load_generator, resolve_ckpt_path
+from dcgan.cli import train as cli_train
 from dcgan.cli.train import train
-from dcgan.errors import ConfigError
+from dcgan.errors import ConfigError, exit_on_config_error
 from dcgan.latents import latents
 from tests.conftest import FAST, LONG
-from tests.helpers import assert_same_tensors, command, read_ckpt, subprocess_env, wait_for
+from tests.helpers import (
+    assert_same_tensors,
+    command,
+    make_read_only,
+    read_ckpt,
+    run_script,
+    subprocess_env,
+    wait_for,
+)
 
 
 def test_checkpoint_loads_without_training_overrides(run_dir):
@@ -198,3 +207,91 @@ def test_a_checkpoint_of_the_older_discriminator_names_still_resumes(compose_cfg
     torch.save(checkpoint, tmp_path / "old.ckpt")
     train(compose_cfg("trainer.max_steps=8", f"ckpt_path={tmp_path / 'old.ckpt'}"))
     assert read_ckpt(path)["global_step"] == 8
+
+
+@pytest.mark.parametrize(
+    "problem", ["checkpoint folder is a file", "checkpoint folder is read-only", "run folder is a file"]
+)
+def test_an_unwritable_folder_stops_the_run_before_training(compose_cfg, tmp_path, monkeypatch, capsys, problem):
+    folder = tmp_path / ("run" if problem.startswith("run") else "ckpts")
+    if problem.endswith("a file"):
+        folder.write_text("a file where a folder should be")
+    else:
+        folder.mkdir()
+        make_read_only(folder, monkeypatch)
+    key = "paths.output_dir" if problem.startswith("run") else "callbacks.model_checkpoint.dirpath"
+    with pytest.raises(SystemExit) as stopped:
+        exit_on_config_error(train)(compose_cfg("trainer.max_steps=2", f"callbacks.model_checkpoint.dirpath={folder}"))
+    assert stopped.value.code == 2
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    reason = "a file, not a folder" if problem.endswith("a file") else "Permission denied"
+    assert line == f"error: {key}={folder} is not writable ({reason}): choose another folder"
+    assert not (tmp_path / "run" / "samples").exists()  # not even the first grid: training never started
+
+
+def test_a_save_that_fails_mid_run_keeps_the_previous_checkpoint_and_says_one_line(tmp_path, data_dir):
+    """A disk that fills up at step 8 (after the saves of step 4): one line, exit 1, last.ckpt of step 4 intact,
+    no temporary file left; the run resumes from it."""
+    run = tmp_path / "run"
+    args = [*FAST, *LONG, f"paths.data_dir={data_dir}", f"hydra.run.dir={run}", "trainer.max_steps=12",
+            "callbacks.model_checkpoint.every_n_train_steps=4"]  # fmt: skip
+    proc = run_script("train.py", *args, "+callbacks.full._target_=tests.helpers.DiskFull", "+callbacks.full.step=8",
+                      cwd=tmp_path)  # fmt: skip
+    last = run / "checkpoints" / "last.ckpt"
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert proc.stderr.splitlines() == [  # the periodic checkpoint of step 8 is the first save that fails
+        f"error: cannot save {last.parent / 'step=0000008.ckpt'} (No space left on device): the file is left as it "
+        "was; make room or fix the folder, then resume with ckpt_path=last"
+    ]
+    assert read_ckpt(last)["global_step"] == 4
+    assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt", "step=0000004.ckpt"]
+    proc = run_script("train.py", *args, "ckpt_path=last", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert read_ckpt(last)["global_step"] == 12
+
+
+def test_a_folder_made_read_only_mid_run_is_one_error(compose_cfg, tmp_path, monkeypatch, capsys):
+    from lightning.pytorch import Callback
+
+    checkpoints = tmp_path / "run" / "checkpoints"
+
+    class LockAtStep(Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == 8:
+                make_read_only(checkpoints, monkeypatch)
+
+    cfg = compose_cfg(*LONG, "trainer.max_steps=12", "callbacks.model_checkpoint.every_n_train_steps=4")
+    build_trainer = cli_train.build_trainer
+
+    def with_lock(cfg):
+        trainer = build_trainer(cfg)
+        trainer.callbacks.insert(0, LockAtStep())
+        return trainer
+
+    monkeypatch.setattr(cli_train, "build_trainer", with_lock)
+    with pytest.raises(SystemExit) as stopped:
+        exit_on_config_error(train)(cfg)
+    assert stopped.value.code == 1
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert line.startswith(f"error: cannot save {checkpoints}/") and "(Permission denied)" in line
+    monkeypatch.undo()
+    assert read_ckpt(checkpoints / "last.ckpt")["global_step"] == 4
+    assert not [p for p in checkpoints.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_run_deletes_the_temporary_files_of_killed_saves(compose_cfg, tmp_path):
+    checkpoints = tmp_path / "run" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    live = subprocess.Popen(["sleep", "60"])
+    try:
+        stale, running = checkpoints / f".last.ckpt.{dead.pid}.tmp", checkpoints / f".last.ckpt.{live.pid}.tmp"
+        for path in (stale, running):
+            path.write_bytes(b"half a checkpoint")
+            os.utime(path, (time.time() - 3600, time.time() - 3600))
+        train(compose_cfg("trainer.max_steps=2"))
+        assert not stale.exists() and running.exists()
+    finally:
+        live.kill()
+        live.wait()

@@ -18,9 +18,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from dcgan.config import with_current_defaults
-from dcgan.errors import ConfigError
-from dcgan.files import atomic_save
+from dcgan.config import check_stored_config, with_current_defaults
+from dcgan.errors import ConfigError, SaveError
+from dcgan.files import atomic_save, check_writable, remove_stale_temporaries
 from dcgan.training.module import DCGAN
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,28 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if "://" in str(path):  # remote filesystems: Lightning's own transaction
             return super().save_checkpoint(checkpoint, path, storage_options)
-        atomic_save(checkpoint, path)
+        try:
+            atomic_save(checkpoint, path)
+        except OSError as error:  # a full disk, a folder made read-only mid-run: one line, not tracebacks
+            raise SaveError(
+                f"cannot save {path} ({error.strerror or error}): the file is left as it was; make room or fix "
+                "the folder, then resume with ckpt_path=last"
+            ) from None
+
+
+def prepare_folders(folders: dict[str, str | Path | None]) -> None:
+    """Before training: each folder (by its config key) can be written, else a ConfigError naming it; the
+    temporary files of saves killed midway (``kill -9``) are deleted."""
+    for key, folder in folders.items():
+        if folder is None:
+            continue
+        try:
+            check_writable(folder)
+        except OSError as error:
+            reason = error.strerror or error
+            raise ConfigError(f"{key}={folder} is not writable ({reason}): choose another folder") from None
+        for path in remove_stale_temporaries(folder):
+            log.info(f"deleted {path}: the temporary file of a save that was killed")
 
 
 def _first_line(error: BaseException) -> str:
@@ -43,9 +64,14 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict:
+# What a weights-only refusal advises: generate.py, evaluate.py and explore.py take weights_only=false.
+TRUST_HINT = "if you trust the file, pass weights_only=false"
+
+
+def read_checkpoint(path: str | Path, weights_only: bool = True, trust_hint: str = TRUST_HINT) -> dict:
     """``torch.load`` on CPU; with ``weights_only`` (the default) the file cannot run code when loaded.
-    Raises ConfigError for a missing file or one that is not a PyTorch checkpoint."""
+    Raises ConfigError for a missing file or one that is not a PyTorch checkpoint; ``trust_hint`` ends the
+    message of a file that a weights-only load refuses (what the calling entry point lets the user do)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"ckpt_path={path}: no such file")
@@ -54,8 +80,7 @@ def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict:
     except pickle.UnpicklingError as error:
         if weights_only and "unsupported global" in str(error).lower():
             raise ConfigError(
-                f"ckpt_path={path} holds Python objects that a weights-only load refuses; "
-                "if you trust the file, pass weights_only=false"
+                f"ckpt_path={path} holds Python objects that a weights-only load refuses; {trust_hint}"
             ) from None
         raise ConfigError(f"ckpt_path={path} is not a PyTorch checkpoint (not a torch.save file)") from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as error:
@@ -66,8 +91,11 @@ def read_checkpoint(path: str | Path, weights_only: bool = True) -> dict:
 
 
 def run_config(checkpoint: dict, path: str | Path = "checkpoint") -> DictConfig:
-    """The run config stored in ``checkpoint``; ConfigError if it is not the config of a DCGAN run."""
+    """The run config stored in ``checkpoint``; ConfigError if it is not the config of a DCGAN run, or if it
+    names a class outside this kit's or holds an interpolation (``check_stored_config``): a file cannot
+    make generate.py, evaluate.py or explore.py build (run) anything else."""
     config = checkpoint.get("hyper_parameters")
+    check_stored_config(config, f"ckpt_path={path}")
     model = config.get("model") if isinstance(config, dict) else None
     generator = model.get("generator") if isinstance(model, dict) else None
     if (
@@ -79,7 +107,10 @@ def run_config(checkpoint: dict, path: str | Path = "checkpoint") -> DictConfig:
             f"ckpt_path={path} is not a DCGAN checkpoint: it holds no run config with model.generator "
             "(use a checkpoints/*.ckpt or generator.pt of a train.py run)"
         )
-    return OmegaConf.create(config)
+    try:
+        return OmegaConf.create(config)
+    except Exception as error:  # values OmegaConf cannot hold (a tensor, an object of weights_only=false)
+        raise ConfigError(f"ckpt_path={path}: its run config is not a config ({_first_line(error)})") from None
 
 
 def build_net(weights: dict, config: DictConfig, name: str, path: str | Path = "checkpoint") -> nn.Module:
@@ -126,6 +157,17 @@ def load_generator(path: str | Path, weights_only: bool = True, use_ema: bool = 
     return LoadedGenerator(net, config, checkpoint, which)
 
 
+def generator_of(cfg: DictConfig, script: str) -> LoadedGenerator:
+    """``load_generator`` of an entry point's ``ckpt_path`` with its ``weights_only`` and ``use_ema``;
+    ConfigError when ``ckpt_path`` is not given."""
+    if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.get("ckpt_path"):
+        raise ConfigError(
+            f"ckpt_path is missing: python {script} ckpt_path=outputs/DATE/TIME/checkpoints/last.ckpt "
+            "(or the run's generator.pt)"
+        )
+    return load_generator(cfg.ckpt_path, bool(cfg.get("weights_only", True)), bool(cfg.get("use_ema", True)))
+
+
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path, runs_dir: str | Path = "outputs") -> str | None:
     """``ckpt_path`` as given; for ``last`` this run folder's ``checkpoints/last.ckpt`` if there is one,
     else the newest ``last.ckpt`` under ``runs_dir``; for ``auto`` this run folder's if there is one,
@@ -151,8 +193,9 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path, runs_dir: s
 
 
 def check_compatible(path: str | Path, model: nn.Module) -> dict:
-    """Raise a ConfigError naming the first mismatches if the checkpoint's weights don't fit ``model``."""
-    checkpoint = read_checkpoint(path)
+    """Raise a ConfigError naming the first mismatches if the checkpoint's weights don't fit ``model``. A resume
+    builds nothing from the config stored in the file: the run's own config is the one that counts."""
+    checkpoint = read_checkpoint(path, trust_hint="train.py resumes only from the weights-only checkpoints it writes")
     if "state_dict" not in checkpoint:
         raise ConfigError(f"{path} is not a training checkpoint of this kit (no state_dict)")
     theirs, ours = DCGAN.upgrade_state_dict(checkpoint["state_dict"]), model.state_dict()
@@ -164,7 +207,8 @@ def check_compatible(path: str | Path, model: nn.Module) -> dict:
         if k in theirs and tuple(theirs[k].shape) != tuple(v.shape)
     ]
     if problems:
-        arch = checkpoint.get("hyper_parameters", {})
+        arch = checkpoint.get("hyper_parameters")
+        arch = arch if isinstance(arch, dict) else {}
         trained = ", ".join(
             f"{part}={arch[part].get('_target_', '?').rsplit('.', 1)[-1]}" for part in ("generator", "discriminator")
             if isinstance(arch.get(part), dict)

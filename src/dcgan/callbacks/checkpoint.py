@@ -6,7 +6,7 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from dcgan.errors import DivergenceError
+from dcgan.errors import DivergenceError, SaveError
 
 
 class Checkpoint(ModelCheckpoint):
@@ -33,7 +33,8 @@ class Checkpoint(ModelCheckpoint):
         self._save_last(trainer)
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        if not isinstance(exception, DivergenceError):  # a diverged state is not worth keeping
+        # a diverged state is not worth keeping; a failed save is not tried again
+        if not isinstance(exception, DivergenceError | SaveError):
             super().on_exception(trainer, pl_module, exception)
 
     def _save_last(self, trainer: Trainer) -> None:

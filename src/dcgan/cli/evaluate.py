@@ -10,7 +10,7 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from dcgan.checkpoints import load_generator
+from dcgan.checkpoints import generator_of
 from dcgan.cli.device import resolve_device
 from dcgan.errors import ConfigError
 from dcgan.images import render
@@ -39,7 +39,7 @@ def default_output(ckpt_path: str | Path) -> Path:
 def evaluate(cfg: DictConfig) -> dict:
     """Scores of ``cfg.ckpt_path``'s generator (``cfg.metrics``: which scores, feature network, sample counts),
     printed and written as JSON to ``cfg.output``; returns what was written."""
-    generator, run_cfg, checkpoint, weights = load_generator(cfg.ckpt_path, cfg.weights_only, cfg.use_ema)
+    generator, run_cfg, checkpoint, weights = generator_of(cfg, "evaluate.py")
     with open_dict(cfg):  # null: the run's data folder, where its caches and the classifier already are
         cfg.paths.data_dir = cfg.paths.data_dir or OmegaConf.select(run_cfg, "paths.data_dir") or "data"
     metrics = cfg.metrics

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from PIL import Image, ImageDraw
 from torch import nn
 
-from dcgan.checkpoints import load_generator
+from dcgan.checkpoints import generator_of
 from dcgan.cli.device import resolve_device
 from dcgan.errors import ConfigError
 from dcgan.images import grid_image, render
@@ -225,7 +225,7 @@ def explore(cfg: DictConfig) -> None:
         raise ConfigError(f"the explorer needs Gradio: {EXTRA_HINT}")
     if cfg.method not in METHODS:
         raise ConfigError(f"method={cfg.method!r} is not supported: use lerp or slerp")
-    loaded = load_generator(cfg.ckpt_path, cfg.weights_only, cfg.use_ema)
+    loaded = generator_of(cfg, "explore.py")
     net = loaded.net
     explorer = Explorer(net, cfg.device, cfg.grid.rows, cfg.grid.columns, cfg.cell_px, cfg.sample_px, cfg.path_steps)
     title = (

@@ -15,10 +15,11 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from dcgan.callbacks.pictures import RunPictures
-from dcgan.checkpoints import LoadedGenerator, load_generator
+from dcgan.checkpoints import LoadedGenerator, generator_of
 from dcgan.cli.device import resolve_device
-from dcgan.cli.export import export_generator
-from dcgan.errors import ConfigError
+from dcgan.cli.export import export_format, export_generator
+from dcgan.errors import ConfigError, whole_number
+from dcgan.files import check_writable
 from dcgan.images import grid_image, render, write_gif, write_run_pictures
 from dcgan.latents import interpolation_latents, latents, ping_pong
 from dcgan.training.module import draw
@@ -31,11 +32,18 @@ DEFAULT_OUTPUT = {"samples": "samples.npz", "interpolate": "interpolation.png", 
 
 
 def output_kind(path: Path, fmt: str) -> tuple[str, Path]:
-    """(npz | grid | folder, the path to write) for an output path and ``format``."""
+    """(npz | grid | folder, the path to write) for an output path and ``format``; ConfigError for a suffix
+    that is neither .npz nor a picture's (never ``a.gif.npz``)."""
     if fmt not in FORMATS:
         raise ConfigError(f"format={fmt!r} is not supported: use one of {', '.join(FORMATS)}")
+    suffix = path.suffix.lower()
+    if fmt in ("auto", "npz", "grid") and suffix and suffix not in GRID_SUFFIXES | {".npz"}:
+        gif = " (a GIF: mode=interpolate interpolation.gif=<path>.gif)" if suffix == ".gif" else ""
+        raise ConfigError(
+            f"output={path}: {suffix} is not written by generate.py; use .npz, {', '.join(sorted(GRID_SUFFIXES))}, "
+            f"no suffix (<output>.npz) or format=folder{gif}"
+        )
     if fmt == "auto":
-        suffix = path.suffix.lower()
         fmt = "grid" if suffix in GRID_SUFFIXES else "npz"
     if fmt == "npz" and path.suffix.lower() != ".npz":
         path = path.with_name(path.name + ".npz")
@@ -69,8 +77,6 @@ def _outputs(cfg: DictConfig) -> list[str]:
 
 
 def generate_samples(cfg: DictConfig, loaded: LoadedGenerator) -> list[Path]:
-    if int(cfg.num_samples) < 1:
-        raise ConfigError(f"num_samples={cfg.num_samples} is invalid: use 1 or more")
     start = time.perf_counter()
     z = latents(cfg.num_samples, loaded.net.nz, cfg.seed, cfg.get("truncation"))
     images = render(loaded.net, z, cfg.batch_size, resolve_device(cfg.device))
@@ -148,13 +154,54 @@ MODES = {
 }
 
 
+def check_settings(cfg: DictConfig) -> None:
+    """generate.py's own settings, checked before the checkpoint is read: ConfigError naming the key."""
+    if cfg.mode not in MODES:
+        raise ConfigError(f"mode={cfg.mode!r} is not supported: use {', '.join(MODES)}")
+    spec = cfg.interpolation
+    for key, value, minimum in [
+        ("num_samples", cfg.num_samples, 1), ("batch_size", cfg.batch_size, 1), ("seed", cfg.seed, 0),
+        ("interpolation.rows", spec.rows, 1), ("interpolation.steps", spec.steps, 2),
+        ("interpolation.frame_ms", spec.frame_ms, 1), *([("nrow", cfg.nrow, 1)] if cfg.get("nrow") is not None else []),
+    ]:  # fmt: skip
+        whole_number(key, value, minimum)
+    truncation = cfg.get("truncation")
+    if truncation is not None and not (isinstance(truncation, int | float) and 0 < truncation < math.inf):
+        raise ConfigError(f"truncation={truncation} is invalid: use a positive number (e.g. 0.7) or null")
+
+
+def _check_outputs(cfg: DictConfig) -> None:
+    """Every file the mode will write has a suffix it writes and a folder that can be written."""
+    folders = {}
+    if cfg.mode in ("samples", "interpolate"):
+        for output in _outputs(cfg):
+            kind, path = output_kind(Path(output), cfg.format)
+            folders[f"output={output}"] = path if kind == "folder" else path.parent
+        if cfg.mode == "interpolate" and cfg.interpolation.get("gif"):
+            folders[f"interpolation.gif={cfg.interpolation.gif}"] = Path(cfg.interpolation.gif).parent
+    elif cfg.mode == "export":
+        for output in _outputs(cfg):
+            export_format(output)
+            folders[f"output={output}"] = Path(output).parent
+    elif cfg.get("output"):
+        folders[f"output={cfg.output}"] = Path(cfg.output)
+    for key, folder in folders.items():
+        try:
+            check_writable(folder)
+        except OSError as error:
+            raise ConfigError(f"{key}: cannot write into {folder} ({error.strerror or error})") from None
+
+
 def generate(cfg: DictConfig) -> list[Path]:
     """Run ``cfg.mode`` (samples | interpolate | pictures | export) on ``cfg.ckpt_path``; returns the paths
     written."""
-    if cfg.mode not in MODES:
-        raise ConfigError(f"mode={cfg.mode!r} is not supported: use {', '.join(MODES)}")
-    loaded = load_generator(cfg.ckpt_path, cfg.get("weights_only", True))
-    written = MODES[cfg.mode](cfg, loaded)
+    check_settings(cfg)
+    loaded = generator_of(cfg, "generate.py")
+    _check_outputs(cfg)  # after the checkpoint is known good: no folder is made for a file that is refused
+    try:
+        written = MODES[cfg.mode](cfg, loaded)
+    except OSError as error:  # a disk that filled up meanwhile: the user's output, one line
+        raise ConfigError(f"cannot write {error.filename or 'the output'} ({error.strerror or error})") from None
     for path in written:
         log.info(f"wrote {path}")
     return written

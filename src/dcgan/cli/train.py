@@ -18,7 +18,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 import dcgan.training.strategy  # noqa: F401  (registers the GAN DDP strategy as "ddp")
-from dcgan.checkpoints import AtomicCheckpointIO, check_compatible, resolve_ckpt_path
+from dcgan.checkpoints import AtomicCheckpointIO, check_compatible, prepare_folders, resolve_ckpt_path
 from dcgan.errors import ConfigError
 from dcgan.loggers import build_loggers
 from dcgan.training.module import DCGAN
@@ -91,8 +91,9 @@ class _Drop(logging.Filter):
 
 def _quiet_third_party() -> None:
     """What a user should not have to read: Lightning's litlogger advertisement, deprecation warnings of
-    the libraries' own internals (torchdata's set_vital, Lightning's LeafSpec); and Lightning's console
-    handlers, which bypass Hydra's (train.log, and the lines printed above the progress bar)."""
+    the libraries' own internals (torchdata's set_vital, Lightning's LeafSpec), Lightning's advice to save
+    manual-optimization checkpoints before the step; and Lightning's console handlers, which bypass
+    Hydra's (train.log, and the lines printed above the progress bar)."""
     if logging.getLogger().hasHandlers():  # under Hydra: the root logger prints and writes train.log
         for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).handlers.clear()
@@ -102,6 +103,8 @@ def _quiet_third_party() -> None:
         rank_zero.addFilter(_Drop("litlogger"))
     warnings.filterwarnings("ignore", message=".*set_vital.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    # 13 lines at every periodic save: the state after the optimizer steps is what this kit checkpoints
+    warnings.filterwarnings("ignore", message=".*manual optimization and every_n_train_steps.*")
 
 
 def check_optimized_metric(metric: str | None, model: DCGAN, trainer: L.Trainer) -> None:
@@ -132,6 +135,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info(f"Resuming from {ckpt_path}")
     trainer = build_trainer(cfg)
     check_optimized_metric(cfg.get("optimized_metric"), model, trainer)
+    if trainer.is_global_zero:  # the folders the run writes, found unwritable now and not at the first save
+        checkpoints = getattr(trainer.checkpoint_callback, "dirpath", None)
+        prepare_folders({"paths.output_dir": cfg.paths.output_dir, "callbacks.model_checkpoint.dirpath": checkpoints})
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     # the last iteration's statistics (logged or not: logging runs every log_every_n_steps) and the rest
     return {k: float(v) for k, v in {**trainer.callback_metrics, **model.stats}.items()}

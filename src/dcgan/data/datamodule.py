@@ -16,7 +16,7 @@ from dcgan.data.resident import ResidentBatches
 from dcgan.data.sources import Source
 from dcgan.data.transforms import to_unit_range, uint8_transform
 from dcgan.data.unreadable import Batch, SkipUnreadable, collate_readable
-from dcgan.errors import ConfigError
+from dcgan.errors import ConfigError, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,9 @@ class ImageDataModule(LightningDataModule):
         cache_device: str,
     ) -> None:
         super().__init__()
-        if int(batch_size) <= 0:
-            raise ConfigError(f"dataset.batch_size={batch_size} is invalid: use a positive integer")
-        if int(num_workers) < 0:
-            raise ConfigError(f"dataset.num_workers={num_workers} is invalid: use 0 or more")
+        # 1.5 or "abc" is refused, not silently int()'ed
+        batch_size = whole_number("dataset.batch_size", batch_size)
+        num_workers = whole_number("dataset.num_workers", num_workers, minimum=0)
         if int(channels) not in (1, 3):
             raise ConfigError(f"dataset.channels={channels} is invalid: use 1 (gray) or 3 (RGB)")
         if cache_device not in CACHE_DEVICES:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from dcgan.errors import ConfigError
+from dcgan.errors import ConfigError, whole_number
 from dcgan.models.blocks import batch_norm, block, init_dcgan_weights, same_padding, spatial_plan
 
 
@@ -33,7 +33,7 @@ class _Discriminator(nn.Module):
             raise ConfigError(f"discriminator.norm={norm!r} is not supported: use 'batch' or 'none'")
         if not float(norm_eps) > 0:
             raise ConfigError(f"discriminator.norm_eps={norm_eps} is invalid: use a positive number (1e-5)")
-        self.image_size, self.channels, self.ndf = image_size, channels, ndf
+        self.image_size, self.channels, self.ndf = image_size, channels, whole_number("discriminator.ndf", ndf)
         self.norm, self.norm_eps, self.spectral_norm = norm, float(norm_eps), bool(spectral_norm)
 
     def norm_layer(self, channels: int, normalize: bool) -> nn.Module | None:
@@ -68,6 +68,7 @@ class DCGANDiscriminator(_Discriminator):
         spectral_norm: bool,
     ) -> None:
         super().__init__(image_size, channels, ndf, norm, norm_eps, spectral_norm)
+        ndf = self.ndf  # a checked whole number
         base, stages = spatial_plan(image_size)
         width = lambda stage: ndf * 2**stage  # noqa: E731
         # (B, channels, S, S) -> (B, ndf, S/2, S/2)
@@ -101,6 +102,7 @@ class CBlockDiscriminator(_Discriminator):
         spectral_norm: bool,
     ) -> None:
         super().__init__(image_size, channels, ndf, norm, norm_eps, spectral_norm)
+        ndf = self.ndf  # a checked whole number
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"discriminator.dropout={dropout} is out of range: use 0 <= dropout < 1")
         factors = [int(f) for f in width_factors]

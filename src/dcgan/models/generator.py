@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dcgan.errors import ConfigError
+from dcgan.errors import ConfigError, whole_number
 from dcgan.models.blocks import batch_norm, block, init_dcgan_weights, spatial_plan
 
 
@@ -42,6 +42,7 @@ class _Generator(nn.Module):
         super().__init__()
         if not float(norm_eps) > 0:
             raise ConfigError(f"generator.norm_eps={norm_eps} is invalid: use a positive number (1e-5)")
+        nz, ngf = whole_number("generator.nz", nz), whole_number("generator.ngf", ngf)
         self.image_size, self.channels, self.nz, self.ngf = image_size, channels, nz, ngf
         self.norm_eps = float(norm_eps)
         self.base, self.stages = spatial_plan(image_size, stages)
@@ -59,6 +60,7 @@ class TransposedGenerator(_Generator):
 
     def __init__(self, image_size: int, channels: int, nz: int, ngf: int, norm_eps: float) -> None:
         super().__init__(image_size, channels, nz, ngf, norm_eps)
+        nz, ngf = self.nz, self.ngf  # checked whole numbers
         bn = lambda c: batch_norm(c, self.norm_eps)  # noqa: E731
         # (B, nz, 1, 1) -> (B, ngf * 2**(stages-1), base, base)
         layers = [block(nn.ConvTranspose2d(nz, self.width(0), self.base, 1, 0, bias=False), bn(self.width(0)), _relu())]
@@ -96,6 +98,7 @@ class UpsampleGenerator(_Generator):
         out_kernel: int,
     ) -> None:
         super().__init__(image_size, channels, nz, ngf, norm_eps, stages)
+        nz, ngf = self.nz, self.ngf  # checked whole numbers
         if mode not in ("nearest", "bilinear"):
             raise ConfigError(f"generator.mode={mode!r} is not supported: use 'nearest' or 'bilinear'")
         if projection not in ("linear", "transposed"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 
@@ -9,7 +10,7 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import nn
 
-from dcgan.errors import ConfigError
+from dcgan.errors import ConfigError, whole_number
 from dcgan.models.blocks import preserved_buffers
 from dcgan.training.ema import ExponentialMovingAverage
 from dcgan.training.losses import GANLoss, r1_penalty
@@ -73,6 +74,7 @@ class DCGAN(LightningModule):
         self.compile_options = (dict(compile) if isinstance(compile, Mapping) else {}) if compile else None
         self.nz = generator.nz
         # A buffer, so the sample grids of a resumed run continue the same latent points.
+        num_fixed_samples = whole_number("model.num_fixed_samples", num_fixed_samples)
         self.register_buffer("fixed_noise", torch.randn(num_fixed_samples, self.nz))
         self.ddp_nets: dict[str, nn.Module] = {}
         self.stats: dict[str, torch.Tensor] = {}  # the last iteration's train/* statistics (0-d tensors)
@@ -337,6 +339,10 @@ def _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g,
         raise ConfigError(f"model.ema_decay={ema_decay} is invalid: use 0 (off) or 0 < decay < 1")
     for key, factory, net in (("optimizer_g", optimizer_g, generator), ("optimizer_d", optimizer_d, discriminator)):
         try:  # build once now, so a bad lr or beta stops the run before the Trainer starts
-            factory(net.parameters())
+            optimizer = factory(net.parameters())
         except (ValueError, TypeError, RuntimeError) as error:
             raise ConfigError(f"{key}: {error} (fix {key}.* in the config)") from None
+        for name, value in optimizer.param_groups[0].items():  # lr=inf passes torch's checks, then diverges
+            values = value if isinstance(value, tuple | list) else (value,)
+            if name != "params" and not all(math.isfinite(v) for v in values if isinstance(v, int | float)):
+                raise ConfigError(f"{key}.{name}={value} is not finite: use a finite number")
