@@ -117,7 +117,8 @@ def score_curve(run_dir: Path, settings: list[str]) -> list[dict]:
             continue
         ema = any(k.startswith(WEIGHT_PREFIX["ema"]) for k in read_checkpoint(ckpt)["state_dict"])
         which = "both" if ema else "raw"
-        overrides = [*settings, f"ckpt_path={ckpt}", f"output={output}", f"metrics.generator={which}"]
+        # quoted: the checkpoint names hold "="
+        overrides = [*settings, f"ckpt_path='{ckpt}'", f"output='{output}'", f"metrics.generator={which}"]
         results.append(evaluate(compose("evaluate", overrides)))
     return results
 

@@ -38,6 +38,12 @@ def celeba_run(fixture_root, tmp_path_factory) -> Path:
     return out
 
 
+def _images(datamodule, count: int) -> torch.Tensor:
+    """The first ``count`` uint8 images of the dataset, in index order."""
+    items = [datamodule.dataset[i] for i in range(count)]
+    return torch.stack([item[0] if isinstance(item, tuple) else item for item in items])
+
+
 def _embed(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     embedder = FakeFaceEmbedder()
     pairs = [embedder(np.ascontiguousarray(image.permute(1, 2, 0).numpy())) for image in images]
@@ -53,7 +59,7 @@ def test_evaluate_scores_faces_with_the_detection_rate_and_the_floor(celeba_run,
     loaded = load_generator(ckpt)
     fake, found = _embed(render(loaded.net, latents(10, loaded.net.nz, 0), 4))
     datamodule = load_datamodule(loaded.config.dataset)
-    real, real_found = _embed(torch.stack([datamodule.dataset[i] for i in range(len(datamodule.dataset))]))
+    real, real_found = _embed(_images(datamodule, len(datamodule.dataset)))
     order = torch.randperm(len(real), generator=torch.Generator().manual_seed(0))
     ref, others = order[:10], order[10:20]  # two disjoint sets of 10 of the 24 faces
     assert (result["feature"], result["generator"], result["num_samples"], result["num_real"]) == (
@@ -98,9 +104,10 @@ def test_a_missing_dlib_is_one_line_naming_the_extra(monkeypatch):
 
 def test_val_fd_logs_the_face_rate_and_the_floor(fixture_root, tmp_path):
     cfg = compose("train", [*FAST, *dataset_overrides("celeba", fixture_root), *FAKE, "trainer.max_steps=8",
-                            "logger=csv", "callbacks=[default,fd]", "callbacks.fd.every_n_steps=4",
-                            "callbacks.fd.num_samples=8", f"metrics.cache_dir={tmp_path / 'cache'}",
-                            "optimized_metric=val/face_rate"], output_dir=tmp_path / "run")  # fmt: skip
+                            "trainer.max_epochs=-1", "logger=csv", "callbacks=[default,fd]",
+                            "callbacks.fd.every_n_steps=4", "callbacks.fd.num_samples=8",
+                            f"metrics.cache_dir={tmp_path / 'cache'}", "optimized_metric=val/face_rate"],
+                  output_dir=tmp_path / "run")  # fmt: skip
     metrics = train(cfg)
     with open(tmp_path / "run" / "csv" / "metrics.csv") as file:
         rows = [row for row in csv.DictReader(file) if row.get("val/fd")]
@@ -147,8 +154,8 @@ def _shared_celeba() -> Path | None:
 def test_dlib_finds_the_faces_of_real_celeba_64_and_none_in_noise():
     cfg = compose("train", ["dataset=celeba", f"dataset.root={_shared_celeba()}", "dataset.num_workers=0"])
     datamodule = load_datamodule(cfg.dataset)
-    faces = torch.stack([datamodule.dataset[i] for i in range(200)])  # 64x64, as the GAN sees them
-    net = instantiate(cfg.metrics.features)["face"]()
+    faces = _images(datamodule, 200)  # 64x64, as the GAN sees them
+    net = instantiate(compose("evaluate", ["ckpt_path=x"]).metrics.features)["face"]()
     _, found = net(faces)
     noise = torch.randint(0, 256, (200, 3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     _, noise_found = net(noise)
