@@ -112,3 +112,18 @@ def test_ema_batchnorm_statistics_fit_the_averaged_weights():
     with torch.no_grad():
         copied_stats = ema.module.eval()(z)
     assert (copied_stats - batch_stats).abs().mean() > 2 * (own_stats - batch_stats).abs().mean()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.ema_halflife_kimg=-1", "model.ema_halflife_kimg=-1 is invalid"),
+        ("model.ema_rampup=0", "model.ema_rampup=0"),
+    ],
+)
+def test_bad_ema_settings_are_one_config_error(compose_cfg, override, message):
+    from hydra.utils import instantiate
+
+    from tests.helpers import config_error
+
+    assert message in str(config_error(lambda: instantiate(compose_cfg("ema=on", override).model)))
