@@ -362,3 +362,22 @@ def make_read_only(folder: Path, monkeypatch) -> None:
 
     monkeypatch.setattr(os, "open", os_open)
     monkeypatch.setattr(builtins, "open", open_)
+
+
+class FakeFaceEmbedder:
+    """``metrics.features.face.embedder`` without dlib (``_target_=tests.helpers.FakeFaceEmbedder``): a "face"
+    is an image whose centre is brighter than the whole; the embedding is the 2x2-pooled gray image and the
+    mean red and green. Takes (and ignores) the dlib embedder's settings."""
+
+    id = "fake"
+
+    def __init__(self, **settings) -> None:
+        self.settings = settings
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, bool]:
+        gray = torch.from_numpy(image.astype(np.float32).mean(axis=2))
+        height, width = gray.shape
+        found = bool(gray[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4].mean() > gray.mean())
+        pooled = torch.nn.functional.adaptive_avg_pool2d(gray[None, None], 2).flatten() / 255
+        colour = torch.from_numpy(image.reshape(-1, 3)[:, :2].astype(np.float32).mean(axis=0)) / 255
+        return torch.cat([pooled, colour]).numpy(), found

@@ -63,7 +63,7 @@ def test_bad_checkpoints_are_one_config_error(run_dir, tmp_path):
 def test_generate_and_evaluate_load_the_ema_generator(compose_cfg, tmp_path):
     from dcgan.checkpoints import load_generator
 
-    train(compose_cfg("ema=on", "model.ema_start_step=0", "trainer.max_steps=6"))
+    train(compose_cfg("ema=on", "model.ema_rampup=null", "trainer.max_steps=6"))  # a full half-life: EMA != G
     path = tmp_path / "run" / "checkpoints" / "last.ckpt"
     state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
     key = next(k for k in state if k.startswith("generator.") and k.endswith("weight"))
@@ -94,7 +94,7 @@ def test_resume_continues_the_step_count(compose_cfg, tmp_path):
     assert (tmp_path / "run" / "samples" / "step_0000008.png").exists()
 
 
-@pytest.mark.parametrize("data", [[], ["dataset.cache=true"]], ids=["loader", "resident"])
+@pytest.mark.parametrize("data", [[], ["dataset.cache=true"], ["ema=on"]], ids=["loader", "resident", "ema"])
 def test_resume_is_bit_identical_to_an_uninterrupted_run(compose_cfg, tmp_path, data):
     # 96 fixture images / batch 16 = 6 batches = 12 global steps per epoch: stop mid-epoch (step 8),
     # resume across the epoch boundary to step 20.

@@ -157,15 +157,16 @@ def load_generator(path: str | Path, weights_only: bool = True, use_ema: bool = 
     return LoadedGenerator(net, config, checkpoint, which)
 
 
-def generator_of(cfg: DictConfig, script: str) -> LoadedGenerator:
-    """``load_generator`` of an entry point's ``ckpt_path`` with its ``weights_only`` and ``use_ema``;
-    ConfigError when ``ckpt_path`` is not given."""
+def generator_of(cfg: DictConfig, script: str, use_ema: bool | None = None) -> LoadedGenerator:
+    """``load_generator`` of an entry point's ``ckpt_path`` with its ``weights_only`` and ``use_ema`` (the
+    argument, else the config's); ConfigError when ``ckpt_path`` is not given."""
     if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.get("ckpt_path"):
         raise ConfigError(
             f"ckpt_path is missing: python {script} ckpt_path=outputs/DATE/TIME/checkpoints/last.ckpt "
             "(or the run's generator.pt)"
         )
-    return load_generator(cfg.ckpt_path, bool(cfg.get("weights_only", True)), bool(cfg.get("use_ema", True)))
+    use_ema = bool(cfg.get("use_ema", True)) if use_ema is None else use_ema
+    return load_generator(cfg.ckpt_path, bool(cfg.get("weights_only", True)), use_ema)
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path, runs_dir: str | Path = "outputs") -> str | None:

@@ -16,7 +16,7 @@ from dcgan.config import compose
 from dcgan.errors import ConfigError
 from dcgan.metrics.features import build_feature_net
 from tests.conftest import FAST, SMALL
-from tests.helpers import ROOT, run_script, subprocess_env
+from tests.helpers import ROOT, one_error_line, run_script, subprocess_env
 
 
 def test_evaluate_py_prints_and_saves_scores(tiny_checkpoint, tmp_path, data_dir, classifier_file):
@@ -83,12 +83,43 @@ def test_evaluate_bad_settings_are_config_errors(tiny_checkpoint, evaluate_cfg):
 
 
 def test_evaluate_scores_the_ema_generator(compose_cfg, evaluate_cfg, tmp_path):
-    train(compose_cfg("trainer.max_steps=4", "ema=on", "model.ema_start_step=0", "model.ema_decay=0.5"))
+    train(compose_cfg("trainer.max_steps=4", "ema=on", "model.ema_rampup=null", "model.ema_halflife_kimg=0.01"))
     checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
     ema = evaluate(evaluate_cfg(f"ckpt_path={checkpoint}"))
-    raw = evaluate(evaluate_cfg(f"ckpt_path={checkpoint}", "use_ema=false"))
+    raw = evaluate(evaluate_cfg(f"ckpt_path={checkpoint}", "metrics.generator=raw"))
     assert (ema["generator"], raw["generator"]) == ("ema", "raw")
     assert ema["scores"]["fid"] != raw["scores"]["fid"]
+    assert evaluate(evaluate_cfg(f"ckpt_path={checkpoint}", "metrics.generator=ema"))["scores"] == ema["scores"]
+    # both: the EMA generator first (its scores are the file's `scores`), each said in the output
+    proc = run_script("evaluate.py", *_args(evaluate_cfg), f"ckpt_path={checkpoint}", "metrics.generator=both",
+                      f"output={tmp_path / 'both.json'}", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    both = json.loads((tmp_path / "both.json").read_text())
+    assert both["generator"] == "ema" and list(both["generators"]) == ["ema", "raw"]
+    assert both["scores"] == ema["scores"]
+    assert both["generators"]["raw"]["scores"]["fid"] == pytest.approx(raw["scores"]["fid"])
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("fid: ")]
+    assert len(lines) == 2 and "(ema generator;" in lines[0] and "(raw generator;" in lines[1]
+    assert f"fid: {raw['scores']['fid']:.4f}" in lines[1]
+
+
+def _args(evaluate_cfg) -> list[str]:
+    """evaluate_cfg's settings as evaluate.py arguments."""
+    cfg = evaluate_cfg("ckpt_path=x")
+    return [f"paths.data_dir={cfg.paths.data_dir}", f"metrics.classifier={cfg.metrics.classifier}",
+            f"metrics.cache_dir={cfg.metrics.cache_dir}", "dataset.num_workers=0", *SMALL]  # fmt: skip
+
+
+@pytest.mark.parametrize("choice", ["ema", "both"])
+def test_ema_is_refused_where_the_run_kept_none(tiny_checkpoint, evaluate_cfg, tmp_path, choice):
+    proc = run_script("evaluate.py", *_args(evaluate_cfg), f"ckpt_path={tiny_checkpoint}",
+                      f"metrics.generator={choice}", f"output={tmp_path / 's.json'}", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 2
+    assert f"metrics.generator={choice}" in one_error_line(proc) and "use metrics.generator=raw" in proc.stderr
+    assert not (tmp_path / "s.json").exists()
+    assert evaluate(evaluate_cfg(f"ckpt_path={tiny_checkpoint}"))["generator"] == "raw"  # auto: G itself
+    with pytest.raises(ConfigError, match="metrics.generator=best is invalid"):
+        evaluate(evaluate_cfg(f"ckpt_path={tiny_checkpoint}", "metrics.generator=best"))
 
 
 def test_evaluate_py_scores_fashion_mnist_with_no_other_step(tiny_checkpoint, tmp_path, data_dir):

@@ -25,9 +25,9 @@ pytest.importorskip("onnxscript", reason="the export extra is not installed: pip
 
 @pytest.fixture(scope="module")
 def ema_run(tmp_path_factory, data_dir):
-    """A 6-step run that keeps an EMA of G (averaging from step 0, so its weights differ from G's)."""
+    """A 6-step run that keeps an EMA of G (a full half-life from step 0, so its weights differ from G's)."""
     out = tmp_path_factory.mktemp("ema_run")
-    overrides = [*FAST, f"paths.data_dir={data_dir}", "trainer.max_steps=6", "ema=on", "model.ema_start_step=0"]
+    overrides = [*FAST, f"paths.data_dir={data_dir}", "trainer.max_steps=6", "ema=on", "model.ema_rampup=null"]
     train(compose("train", overrides, output_dir=out))
     return out
 

@@ -58,7 +58,7 @@ OPTIONS = [
     ["loss=hinge"],
     ["loss=lsgan"],
     ["experiment=wgan_gp"],
-    ["ema=on", "model.ema_start_step=2"],
+    ["ema=on", "model.ema_rampup=null"],
     ["augment=diffaugment"],
     ["regularizer=r1"],
     ["spectral_norm=on"],
@@ -84,6 +84,26 @@ def test_each_option_trains_without_nan(compose_cfg, tmp_path, overrides):
     if "experiment=wgan_gp" in overrides:
         assert metrics["train/penalty"] >= 0
         assert not any("running_mean" in k for k in weights if k.startswith("discriminator."))  # no BatchNorm
+
+
+def _ema_gap(ckpt: dict) -> float:
+    """The EMA generator's distance to the live one, relative to the live weights' norm."""
+    state = ckpt["state_dict"]
+    live = [k for k in state if k.startswith("generator.") and state[k].is_floating_point() and "running" not in k]
+    gap = torch.cat([(state["generator_ema.module." + k[len("generator.") :]] - state[k]).flatten() for k in live])
+    return float(gap.norm() / torch.cat([state[k].flatten() for k in live]).norm())
+
+
+def test_the_ema_tracks_the_live_generator_early_in_a_run(compose_cfg, tmp_path):
+    # 6 iterations: the ramped half-life (ema=on) keeps the EMA within a hair of G; a fixed half-life
+    # (no ramp-up, the old fixed decay's behaviour) keeps it near G's initial weights
+    train(compose_cfg("ema=on", "trainer.max_steps=12"))
+    ramped = _ema_gap(read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt"))
+    (tmp_path / "run").rename(tmp_path / "ramped")
+    train(compose_cfg("ema=on", "model.ema_rampup=null", "trainer.max_steps=12"))
+    fixed = _ema_gap(read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt"))
+    assert ramped < 0.01 < fixed
+    assert ramped < fixed / 20
 
 
 def test_train_py_subprocess_writes_checkpoint_and_samples(tmp_path, data_dir):

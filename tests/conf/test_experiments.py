@@ -173,7 +173,7 @@ def test_the_best_recipe_composes_on_any_dataset(compose_cfg, overrides):
     cfg = compose_cfg(*overrides)
     assert cfg.dataset.name == ("celeba" if "dataset=celeba" in overrides else "fashion_mnist")
     assert cfg.generator._target_.endswith("UpsampleGenerator")
-    assert (cfg.model.r1_gamma, cfg.model.ema_decay, cfg.model.ema_start_step) == (0.1, 0.999, 1000)
+    assert (cfg.model.r1_gamma, cfg.model.ema_halflife_kimg, cfg.model.ema_rampup) == (0.1, 50, 0.05)
     assert cfg.loss._target_.endswith("NonSaturating") and cfg.discriminator._target_.endswith("DCGANDiscriminator")
 
 

@@ -49,6 +49,8 @@ def resolve_feature(feature: str, channels: int, known: Iterable[str]) -> str:
         raise ConfigError(
             f"metrics.feature=domain is for 1-channel datasets (this one has {channels}): use metrics.feature=inception"
         )
+    if feature == "face" and int(channels) != 3:
+        raise ConfigError(f"metrics.feature=face is for RGB face images (this dataset has {channels} channel(s))")
     return feature
 
 

@@ -8,6 +8,7 @@ import hashlib
 import logging
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from hydra.utils import instantiate
@@ -20,6 +21,7 @@ from dcgan.data.unreadable import SkipUnreadable, collate_readable
 from dcgan.errors import ConfigError, find_user_error
 from dcgan.files import atomic_save
 from dcgan.metrics.features import extract
+from dcgan.metrics.scores import frechet_distance
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,44 @@ def real_features(
 ) -> torch.Tensor:
     """Features (N, D) of ``num`` images of ``datamodule``'s dataset (all of them for None or more than it
     holds; a fixed random subset otherwise), from ``cache_dir`` when computed before."""
+    return _cached(datamodule, split, net, num, cache_dir, batch_size, device, seed)[0]
+
+
+class RealSets(NamedTuple):
+    features: torch.Tensor  # (N, D): the images real_features(num) draws
+    logits: torch.Tensor  # (N, K)
+    floor: float | None  # the FD of those against N other real images; None where the split has fewer than 2N
+
+
+def real_sets(
+    datamodule: ImageDataModule,
+    split: str,
+    net: nn.Module,
+    num: int | None,
+    cache_dir: str | Path,
+    batch_size: int,
+    device: str | torch.device = "cpu",
+    floor: bool = True,
+    seed: int = 0,
+) -> RealSets:
+    """The real reference set of ``real_features`` (the same images) with its logits and, with ``floor``, the
+    real-data floor: the Frechet distance between it and as many other real images of the split (the next
+    ones of the same random order), what a generator of the data distribution itself would score."""
+    count = len(datamodule.dataset) if num is None else min(int(num), len(datamodule.dataset))
+    if not floor or 2 * count > len(datamodule.dataset):
+        if floor:
+            log.info(f"no real-data floor: it needs {2 * count} real {split} images, not {len(datamodule.dataset)}")
+        return RealSets(*_cached(datamodule, split, net, count, cache_dir, batch_size, device, seed), None)
+    features, logits = _cached(datamodule, split, net, 2 * count, cache_dir, batch_size, device, seed)
+    # the rows are in index order; the reference set is the first half of the random order
+    order = torch.randperm(len(datamodule.dataset), generator=torch.Generator().manual_seed(seed))
+    rows = torch.searchsorted(order[: 2 * count].sort().values, order[:count].sort().values)
+    others = torch.ones(len(features), dtype=torch.bool)
+    others[rows] = False
+    return RealSets(features[rows], logits[rows], frechet_distance(features[rows], features[others]))
+
+
+def _cached(datamodule, split, net, num, cache_dir, batch_size, device, seed) -> tuple[torch.Tensor, torch.Tensor]:
     dataset = datamodule.dataset
     count = len(dataset) if num is None else min(int(num), len(dataset))
     if count < 2:
@@ -95,17 +135,17 @@ def real_features(
     if path.is_file():
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
-            if saved.get("key") == key:
-                return saved["features"]
+            if saved.get("key") == key and "logits" in saved:
+                return saved["features"], saved["logits"]
         except Exception as error:  # a truncated or foreign file: compute it again
             log.warning(f"real-image statistics {path} are unreadable ({error}): computing them again")
     start = time.perf_counter()
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
     indices = order[:count].sort().values
-    features, _ = extract(net, _batches(datamodule, indices, batch_size), device)
+    features, logits = extract(net, _batches(datamodule, indices, batch_size), device)
     log.info(f"features of {len(features)} real images ({split}) in {time.perf_counter() - start:.1f}s -> {path}")
     try:
-        atomic_save({"key": key, "features": features}, path)
+        atomic_save({"key": key, "features": features, "logits": logits}, path)
     except OSError as error:
         log.warning(f"cannot cache the real-image statistics in {path.parent} ({error}): set metrics.cache_dir")
-    return features
+    return features, logits

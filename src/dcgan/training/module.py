@@ -30,8 +30,9 @@ class DCGAN(LightningModule):
     batch made from fresh noise, as the CelebA walkthrough).
 
     Options (all off by default): ``augment`` (a module applied to every D input, e.g. DiffAugment),
-    ``r1_gamma`` (R1 penalty weight), ``ema_decay`` / ``ema_start_step`` (an EMA copy of G that the
-    sample grids, generate.py and evaluate.py use), ``channels_last`` and ``compile`` (speed).
+    ``r1_gamma`` (R1 penalty weight), ``ema_halflife_kimg`` / ``ema_rampup`` (an EMA copy of G that the
+    sample grids, generate.py and evaluate.py use; a half-life in thousands of images, 0: none, capped at
+    ``ema_rampup`` times the images seen), ``channels_last`` and ``compile`` (speed).
     ``grid_batch_stats``: the fixed-noise grids use BatchNorm's batch statistics (G in train mode, as the
     tutorial draws them; G's running statistics are left as they were), else eval mode.
     """
@@ -52,15 +53,16 @@ class DCGAN(LightningModule):
         on_nonfinite: str,
         augment: nn.Module | None,
         r1_gamma: float,
-        ema_decay: float,
-        ema_start_step: int,
+        ema_halflife_kimg: float,
+        ema_rampup: float | None,
         channels_last: bool,
         compile: bool | dict,
         prog_bar: bool,
         grid_batch_stats: bool,
     ) -> None:
         super().__init__()
-        _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma, ema_decay)
+        _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma)
+        _validate_ema(ema_halflife_kimg, ema_rampup)
         self.automatic_optimization = False
         self.generator, self.discriminator = generator, discriminator
         self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
@@ -69,7 +71,8 @@ class DCGAN(LightningModule):
         self.d_steps_per_g, self.r1_gamma = int(d_steps_per_g), float(r1_gamma)
         self.g_fresh_noise, self.grid_batch_stats = bool(g_fresh_noise), bool(grid_batch_stats)
         self.on_nonfinite, self.skipped_steps = on_nonfinite, 0
-        self.generator_ema = ExponentialMovingAverage(generator, ema_decay, ema_start_step) if ema_decay else None
+        ema = ExponentialMovingAverage(generator, ema_halflife_kimg, ema_rampup) if ema_halflife_kimg else None
+        self.generator_ema = ema
         self.channels_last, self.prog_bar = bool(channels_last), bool(prog_bar)
         self.compile_options = (dict(compile) if isinstance(compile, Mapping) else {}) if compile else None
         self.nz = generator.nz
@@ -139,7 +142,10 @@ class DCGAN(LightningModule):
             fake = self._ddp("generator")(self.noise(real.shape[0]))
         stats.update(self._generator_step(opt_g, fake))
         if self.generator_ema is not None:
-            self.generator_ema.update(self.generator, self.trainer.global_step, self.noise(real.shape[0]))
+            # the global batch, and the images of the iterations before this one (global_step counts this one)
+            batch_size = real.shape[0] * self.trainer.world_size
+            num_images = max(self.iteration - 1, 0) * batch_size
+            self.generator_ema.update(self.generator, num_images, batch_size, self.noise(real.shape[0]))
         if self.on_nonfinite == "skip":
             stats["train/skipped_steps"] = torch.tensor(float(self.skipped_steps))
         self.stats = stats  # this iteration's statistics, still on the device (callbacks read them)
@@ -323,7 +329,7 @@ def draw(net: nn.Module, noise: torch.Tensor, batch_stats: bool) -> torch.Tensor
         net.train(was_training)
 
 
-def _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma, ema_decay):
+def _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma):
     if int(d_steps_per_g) < 1:
         raise ConfigError(f"model.d_steps_per_g={d_steps_per_g} is invalid: use an integer >= 1")
     if (generator.image_size, generator.channels) != (discriminator.image_size, discriminator.channels):
@@ -335,8 +341,6 @@ def _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g,
         raise ConfigError(f"model.on_nonfinite={on_nonfinite!r} is invalid: use 'stop' or 'skip'")
     if float(r1_gamma) < 0:
         raise ConfigError(f"model.r1_gamma={r1_gamma} is invalid: use 0 (off) or a positive weight")
-    if not 0 <= float(ema_decay) < 1:
-        raise ConfigError(f"model.ema_decay={ema_decay} is invalid: use 0 (off) or 0 < decay < 1")
     for key, factory, net in (("optimizer_g", optimizer_g, generator), ("optimizer_d", optimizer_d, discriminator)):
         try:  # build once now, so a bad lr or beta stops the run before the Trainer starts
             optimizer = factory(net.parameters())
@@ -346,3 +350,10 @@ def _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g,
             values = value if isinstance(value, tuple | list) else (value,)
             if name != "params" and not all(math.isfinite(v) for v in values if isinstance(v, int | float)):
                 raise ConfigError(f"{key}.{name}={value} is not finite: use a finite number")
+
+
+def _validate_ema(halflife_kimg, rampup) -> None:
+    if float(halflife_kimg) < 0:
+        raise ConfigError(f"model.ema_halflife_kimg={halflife_kimg} is invalid: use 0 (no EMA) or a positive half-life")
+    if rampup is not None and float(rampup) <= 0:
+        raise ConfigError(f"model.ema_rampup={rampup} is invalid: use a positive share (0.05) or null (no ramp-up)")
