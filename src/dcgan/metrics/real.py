@@ -1,5 +1,5 @@
-"""Features of real images, computed once per dataset + image size + split + feature network + count and
-cached on disk (``metrics.cache_dir``)."""
+"""Features of real images (and their class labels where asked), computed once per dataset + image size +
+split + feature network + count and cached on disk (``metrics.cache_dir``)."""
 
 from __future__ import annotations
 
@@ -57,8 +57,9 @@ def load_datamodule(dataset_cfg: DictConfig) -> ImageDataModule:
     return datamodule
 
 
-def _batches(datamodule: ImageDataModule, indices: torch.Tensor, batch_size: int):
-    dataset = Subset(SkipUnreadable(datamodule.dataset, replace=False), indices.tolist())
+def _batches(datamodule: ImageDataModule, indices: torch.Tensor, batch_size: int, labels: list | None = None):
+    """The uint8 images at ``indices`` in batches; their labels appended to ``labels`` where given."""
+    dataset = Subset(SkipUnreadable(datamodule.dataset, replace=False, labels=labels is not None), indices.tolist())
     loader = DataLoader(
         dataset, batch_size=batch_size, num_workers=datamodule.num_workers, collate_fn=collate_readable,
         generator=torch.Generator(),  # not the run's RNG: training does not depend on whether this was cached
@@ -67,6 +68,8 @@ def _batches(datamodule: ImageDataModule, indices: torch.Tensor, batch_size: int
     for batch in loader:
         skipped += len(batch.skipped)
         if len(batch.images):
+            if labels is not None:
+                labels.append(batch.labels)
             yield batch.images
     if skipped:
         log.warning(f"{datamodule.source.title}: skipped {skipped} unreadable images")
@@ -81,9 +84,11 @@ def real_features(
     batch_size: int,
     device: str | torch.device = "cpu",
     seed: int = 0,
-) -> torch.Tensor:
+    with_labels: bool = False,
+):
     """Features (N, D) of ``num`` images of ``datamodule``'s dataset (all of them for None or more than it
-    holds; a fixed random subset otherwise), from ``cache_dir`` when computed before."""
+    holds; a fixed random subset otherwise), from ``cache_dir`` when computed before. ``with_labels``:
+    (features, their class labels (N,)) of a labelled dataset."""
     dataset = datamodule.dataset
     count = len(dataset) if num is None else min(int(num), len(dataset))
     if count < 2:
@@ -95,17 +100,21 @@ def real_features(
     if path.is_file():
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
-            if saved.get("key") == key:
+            if saved.get("key") == key and not with_labels:
                 return saved["features"]
+            if saved.get("key") == key and saved.get("labels") is not None:
+                return saved["features"], saved["labels"]
         except Exception as error:  # a truncated or foreign file: compute it again
             log.warning(f"real-image statistics {path} are unreadable ({error}): computing them again")
     start = time.perf_counter()
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
     indices = order[:count].sort().values
-    features, _ = extract(net, _batches(datamodule, indices, batch_size), device)
+    labels = [] if with_labels else None
+    features, _ = extract(net, _batches(datamodule, indices, batch_size, labels), device)
+    labels = torch.cat(labels) if with_labels else None
     log.info(f"features of {len(features)} real images ({split}) in {time.perf_counter() - start:.1f}s -> {path}")
     try:
-        atomic_save({"key": key, "features": features}, path)
+        atomic_save({"key": key, "features": features, "labels": labels}, path)
     except OSError as error:
         log.warning(f"cannot cache the real-image statistics in {path.parent} ({error}): set metrics.cache_dir")
-    return features
+    return (features, labels) if with_labels else features
