@@ -38,7 +38,10 @@ class ModelGraph(Callback):
         nets = nn.Sequential(pl_module.generator, pl_module.discriminator)
         inputs = pl_module.fixed_noise[:2]
         if pl_module.conditional:
-            nets, inputs = _DOfG(pl_module.generator, pl_module.discriminator), (inputs, torch.arange(2, device=inputs.device))
+            nets, inputs = (
+                _DOfG(pl_module.generator, pl_module.discriminator),
+                (inputs, torch.arange(2, device=inputs.device)),
+            )
         modes = [m.training for m in nets.modules()]
         nets.eval()
         try:

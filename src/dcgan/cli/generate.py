@@ -18,8 +18,8 @@ from dcgan.callbacks.pictures import RunPictures
 from dcgan.checkpoints import LoadedGenerator, load_generator
 from dcgan.cli.device import resolve_device
 from dcgan.cli.export import export_generator
-from dcgan.errors import ConfigError
 from dcgan.data import split_batch
+from dcgan.errors import ConfigError
 from dcgan.images import GRID_COLUMNS, grid_image, render, write_gif, write_run_pictures
 from dcgan.latents import class_rows, cycling_labels, interpolation_latents, latents, ping_pong
 from dcgan.models.generator import class_names
@@ -73,28 +73,30 @@ def _outputs(cfg: DictConfig) -> list[str]:
     return [str(output)] if isinstance(output, str | Path) else [str(o) for o in output]
 
 
+def class_index(item, names: list[str]) -> int:
+    """The index of the class ``item`` names (by its index or its name); ConfigError for any other."""
+    if isinstance(item, str) and item in names:
+        return names.index(item)
+    if isinstance(item, int) and not isinstance(item, bool) and 0 <= item < len(names):
+        return item
+    listed = ", ".join(f"{i}={name}" for i, name in enumerate(names))
+    raise ConfigError(f"label={item} is not a class of this generator: use 0 to {len(names) - 1} ({listed})")
+
+
 def asked_labels(label, generator: torch.nn.Module, n: int) -> torch.Tensor | None:
     """(n,) labels for ``label`` (a class index or name, or a list of them, taken in turn; None: every class
-    in turn) of a class-conditional ``generator``; None for an unconditional one, which takes no ``label``.
-    ConfigError for a class the generator does not have."""
+    in turn) of a class-conditional ``generator``; None for an unconditional one, which takes no ``label``."""
     names = class_names(generator)
     if not names:
         if label is not None:
-            raise ConfigError(f"label={label}: this generator is not class-conditional (model.conditional=false): drop label")
+            raise ConfigError(
+                f"label={label}: this generator is not class-conditional (model.conditional=false): drop label"
+            )
         return None
     asked = list(range(len(names))) if label is None else list(label) if isinstance(label, ListConfig) else [label]
     if not asked:
         raise ConfigError("label=[]: give a class (label=3), a list (label=[0,3]) or no label (every class in turn)")
-    indices = []
-    for item in asked:
-        index = names.index(item) if isinstance(item, str) and item in names else item
-        if isinstance(index, str) and index.lstrip("-").isdigit():
-            index = int(index)
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(names):
-            listed = ", ".join(f"{i}={name}" for i, name in enumerate(names))
-            raise ConfigError(f"label={item} is not a class of this generator: use 0 to {len(names) - 1} ({listed})")
-        indices.append(index)
-    return cycling_labels(n, indices)
+    return cycling_labels(n, [class_index(item, names) for item in asked])
 
 
 def generate_samples(cfg: DictConfig, loaded: LoadedGenerator) -> list[Path]:

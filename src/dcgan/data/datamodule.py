@@ -88,7 +88,8 @@ class ImageDataModule(LightningDataModule):
             raise ConfigError(self.source.missing(root, reason=reason))
         self.shape = (self.channels, self.image_size, self.image_size)
         self.train_set: Dataset | None = None
-        self.cached_images: Cached | None = None
+        self.cached_images: torch.Tensor | None = None
+        self.cached_labels: torch.Tensor | None = None
         self.skipped: set[str] = set()
 
     def _find(self) -> Dataset | None:
@@ -134,7 +135,7 @@ class ImageDataModule(LightningDataModule):
         # One process per node: the place to download and to build the cache.
         self._fetch()
         if self.cache:
-            self.cached_images = self._load_or_build_cache()
+            self.cached_images, self.cached_labels = self._load_or_build_cache()
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -147,8 +148,11 @@ class ImageDataModule(LightningDataModule):
             self.train_set = SkipUnreadable(self.dataset, labels=self.labels)
             return
         # The other processes of a node load what prepare_data() built in one.
-        images, labels = self.cached_images if self.cached_images is not None else self._load_or_build_cache()
-        self.cached_images = None
+        if self.cached_images is not None:
+            images, labels = self.cached_images, self.cached_labels
+        else:
+            images, labels = self._load_or_build_cache()
+        self.cached_images = self.cached_labels = None
         device = self._device()
         if device.type != "cpu" and self.cache_device == "auto":
             # resident on the training GPU: batches never cross the bus

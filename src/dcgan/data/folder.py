@@ -33,7 +33,9 @@ class ImageFiles(ImageFolder):
         if all(len(parts) > 1 for parts in tops):
             self.classes = sorted({parts[0] for parts in tops})
             self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
-            self.samples = [(path, self.class_to_idx[parts[0]]) for (path, _), parts in zip(self.samples, tops, strict=True)]
+            self.samples = [
+                (path, self.class_to_idx[parts[0]]) for (path, _), parts in zip(self.samples, tops, strict=True)
+            ]
             self.targets = [target for _, target in self.samples]
             self.imgs = self.samples
         else:

@@ -92,7 +92,10 @@ class ConditionalBatchNorm(nn.Module):
     def __init__(self, norm: nn.BatchNorm1d | nn.BatchNorm2d, num_classes: int) -> None:
         super().__init__()
         self.norm = norm
-        self.scale, self.shift = nn.Embedding(num_classes, norm.num_features), nn.Embedding(num_classes, norm.num_features)
+        self.scale, self.shift = (
+            nn.Embedding(num_classes, norm.num_features),
+            nn.Embedding(num_classes, norm.num_features),
+        )
         nn.init.normal_(self.scale.weight, 1.0, 0.02)
         nn.init.zeros_(self.shift.weight)
 

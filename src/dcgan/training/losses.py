@@ -14,8 +14,6 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 
 Critic = Callable[[torch.Tensor], torch.Tensor]  # images -> D's outputs (D itself, or D bound to labels)
 
