@@ -12,7 +12,10 @@ from tests.helpers import run_script
 
 @pytest.mark.parametrize(
     "overrides",
-    [[], pytest.param(["model.conditional=true", "loss=wgan_gp", "discriminator.norm=none"], marks=pytest.mark.slow)],
+    [
+        [],
+        ["model.conditional=true", "loss=wgan_gp", "discriminator.norm=none"],
+    ],  # labels in every D call, the penalty's too
     ids=["plain", "conditional"],
 )
 def test_ddp_two_cpu_processes(tmp_path, data_dir, overrides):
