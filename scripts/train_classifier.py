@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = Path(args.out or Path(args.data_dir) / "metrics" / "domain_classifier.pt")
 
-    train_sets, test_sets, found, offset = [], {}, [], 0
+    train_sets, test_sets, found, offset, offsets = [], {}, [], 0, {}
     for name in args.datasets:
         try:
             (train_images, train_labels), (test_images, test_labels) = labelled_splits(name, args.data_dir, args.limit)
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         # each dataset gets its own classes: label + the number of classes before it
         train_sets.append((train_images, train_labels + offset))
         test_sets[name] = (test_images, test_labels + offset)
+        offsets[name] = offset
         offset += int(max(train_labels.max(), test_labels.max())) + 1
         found.append(name)
         log.info(f"{name}: {len(train_images)} training, {len(test_images)} test images")
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     net, accuracy = fit_classifier(train, test_sets, offset, args.epochs, args.batch_size, seed=args.seed)
     given = sys.argv[1:] if argv is None else argv
     command = " ".join(["python scripts/train_classifier.py", *map(shlex.quote, given)])
-    save_classifier(net, out, found, accuracy, command)
+    save_classifier(net, out, found, accuracy, command, offsets)
     for name, value in accuracy.items():
         print(f"test accuracy {name}: {100 * value:.2f}% ({len(test_sets[name][0])} images)")
     print(f"domain classifier written to {out}")

@@ -15,13 +15,14 @@ from tests.fixtures import (
     make_array,
     make_celeba,
     make_cifar10,
+    make_class_folder,
     make_emnist,
     make_face_arrays,
     make_image_folder,
     make_mnist_like,
     make_svhn,
 )
-from tests.helpers import load_script
+from tests.helpers import load_script, with_own_batch_statistics
 from tests.unchecked import CHECKED
 
 # Tiny nets, tiny batches, CPU, no external logger: every end-to-end test starts from these.
@@ -78,6 +79,7 @@ def fixture_root(tmp_path_factory) -> Path:
     make_celeba(root)
     make_image_folder(root / "images")
     make_image_folder(root / "pokemon", size=(96, 96), seed=3)
+    make_class_folder(root / "classes")
     make_array(root / "images.npy")
     make_face_arrays(root / "faces", size=64, seed=4)
     return root
@@ -106,6 +108,24 @@ def tiny_checkpoint(data_dir, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("tiny_run")
     train(compose("train", [*FAST, f"paths.data_dir={data_dir}", "trainer.max_steps=4"], output_dir=run))
     return run / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="session")
+def conditional_run(data_dir, tmp_path_factory) -> Path:
+    """The folder of a finished 4-step class-conditional run (model.conditional=true) on the tiny
+    Fashion-MNIST fixture: its checkpoints/last.ckpt and generator.pt, its grids and pictures."""
+    run = tmp_path_factory.mktemp("conditional_run")
+    train(compose("train", [*FAST, f"paths.data_dir={data_dir}", "trainer.max_steps=4", "model.conditional=true"],
+                  output_dir=run))  # fmt: skip
+    return run
+
+
+@pytest.fixture(scope="session")
+def conditional_checkpoint(conditional_run, tmp_path_factory) -> Path:
+    """The conditional run's last.ckpt with its generators' BatchNorm statistics of their own activations:
+    in eval mode its samples vary with z and with the class (see with_own_batch_statistics)."""
+    out = tmp_path_factory.mktemp("conditional_checkpoint") / "conditional.ckpt"
+    return with_own_batch_statistics(conditional_run / "checkpoints" / "last.ckpt", out)
 
 
 @pytest.fixture(scope="session")

@@ -74,6 +74,18 @@ def make_image_folder(root: Path, n: int = 24, size: tuple[int, int] = (40, 30),
     return root
 
 
+def make_class_folder(root: Path, classes=("cat", "dog", "fox"), n_per_class: int = 8, seed: int = 0) -> Path:
+    """An image folder labelled by its subfolders: ``root/<class>/<i>.png`` RGB images, class ``k``'s
+    brightened by ``40 * k`` so the classes differ."""
+    rng = np.random.default_rng(seed)
+    for k, name in enumerate(classes):
+        (Path(root) / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_class):
+            pixels = np.clip(rng.integers(0, 120, size=(36, 36, 3)) + 40 * k, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(Path(root) / name / f"{i}.png")
+    return Path(root)
+
+
 def _rgb(rng, n: int, height: int, width: int) -> np.ndarray:
     return rng.integers(0, 256, size=(n, height, width, 3), dtype=np.uint8)
 

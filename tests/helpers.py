@@ -128,6 +128,13 @@ def all_images(dm) -> torch.Tensor:
                         for i in range(len(dm.train_set))])  # fmt: skip
 
 
+def nearest(image, references) -> tuple[int, float]:
+    """(index, largest pixel difference) of the one of ``references`` (N, ...) closest to ``image``."""
+    references, image = np.asarray(references, dtype=float), np.asarray(image, dtype=float)
+    differences = np.abs(references.reshape(len(references), -1) - image.reshape(1, -1)).max(axis=1)
+    return int(differences.argmin()), float(differences.min())
+
+
 class LogRecords(logging.Handler):
     """``with LogRecords("dcgan.data") as logs:`` collects the messages (pytest may run with -p no:logging)."""
 
@@ -280,11 +287,40 @@ def with_own_batch_statistics(ckpt: Path, out: Path, batches: int = 4) -> Path:
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                 module.reset_running_stats()
                 module.momentum = None  # a plain average over the batches
+        labels = (torch.arange(64) % net.num_classes,) if getattr(net, "num_classes", 0) else ()  # every class
         for seed in range(batches):
-            net(torch.randn(64, net.nz, generator=torch.Generator().manual_seed(seed)))
+            net(torch.randn(64, net.nz, generator=torch.Generator().manual_seed(seed)), *labels)
         state.update({prefix + k: v for k, v in net.state_dict().items()})
     torch.save(checkpoint, out)
     return out
+
+
+def class_patterns(per_class: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gray 32x32 uint8 images (10 * per_class, 1, 32, 32) whose class k shows a bright band at rows 3k..3k+2
+    over noise, and their labels: classes any small classifier tells apart."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(10).repeat_interleave(per_class)
+    images = torch.randint(0, 90, (len(labels), 1, 32, 32), generator=generator, dtype=torch.uint8)
+    for i, k in enumerate(labels.tolist()):
+        images[i, 0, 3 * k : 3 * k + 3] = 255
+    return images, labels
+
+
+class RealImagesGenerator(torch.nn.Module):
+    """A cheating "generator" for class-conditional scores: ``forward(z, labels)`` returns, for each label,
+    one of the images of that class it holds (``images``: (classes, per_class, C, S, S) in [-1, 1], chosen
+    by z); ``shuffled``: an image of a class drawn from z instead, whatever the label asks."""
+
+    def __init__(self, image_size, channels, nz, num_classes, class_names, per_class, shuffled) -> None:
+        super().__init__()
+        self.image_size, self.channels, self.nz, self.num_classes = image_size, channels, nz, num_classes
+        self.class_names, self.shuffled = list(class_names), bool(shuffled)
+        self.register_buffer("images", torch.zeros(num_classes, per_class, channels, image_size, image_size))
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        pick = (z[:, 0].abs() * 1000).long() % self.images.shape[1]
+        classes = (z[:, 1].abs() * 1000).long() % self.num_classes if self.shuffled else labels
+        return self.images[classes, pick]
 
 
 class TinyGenerator(torch.nn.Module):
@@ -298,27 +334,6 @@ class TinyGenerator(torch.nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z * 2).view(-1, 1, 8, 8)
-
-
-class TinyConditional(torch.nn.Module):
-    """A stand-in class-conditional generator: ``forward(z, labels)``, ``num_classes``, ``class_names``."""
-
-    def __init__(self, seed: int = 0) -> None:
-        super().__init__()
-        torch.manual_seed(seed)
-        self.nz, self.image_size, self.channels, self.num_classes = 8, 4, 1, 3
-        self.class_names = ["shirt", "shoe", "bag"]
-        self.embed = torch.nn.Embedding(3, 8)
-        bn = torch.nn.BatchNorm1d(32)
-        nn = torch.nn
-        self.net = nn.Sequential(nn.Linear(16, 32), bn, nn.ReLU(), nn.Linear(32, 16), nn.Tanh())
-        with torch.no_grad():  # BatchNorm statistics that are not the identity, so eval mode shows
-            bn.running_mean.uniform_(-1, 1)
-            bn.running_var.uniform_(0.5, 2)
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        x = self.net(torch.cat([z, self.embed(labels)], dim=1))
-        return x.view(-1, self.channels, self.image_size, self.image_size)
 
 
 class DiskFull(Callback):

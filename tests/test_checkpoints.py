@@ -39,6 +39,18 @@ def test_checkpoint_loads_without_training_overrides(run_dir):
     assert config.dataset.image_size == 32
 
 
+def test_a_checkpoint_from_before_class_conditioning_loads(run_dir, tmp_path):
+    checkpoint = read_ckpt(run_dir / "checkpoints" / "last.ckpt")
+    for key in ("num_classes", "class_names", "condition", "embed_dim"):
+        del checkpoint["hyper_parameters"]["model"]["generator"][key]
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    old, *_ = load_generator(tmp_path / "old.ckpt")
+    new, *_ = load_generator(run_dir / "checkpoints" / "last.ckpt")
+    z = latents(3, 100, seed=0)
+    with torch.no_grad():
+        assert old.num_classes == 0 and torch.equal(old(z), new(z))
+
+
 def test_bad_checkpoints_are_one_config_error(run_dir, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a checkpoint")
@@ -94,7 +106,17 @@ def test_resume_continues_the_step_count(compose_cfg, tmp_path):
     assert (tmp_path / "run" / "samples" / "step_0000008.png").exists()
 
 
-@pytest.mark.parametrize("data", [[], ["dataset.cache=true"], ["ema=on"]], ids=["loader", "resident", "ema"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        [],
+        ["dataset.cache=true"],
+        ["ema=on"],
+        ["model.conditional=true"],
+        ["model.conditional=true", "dataset.cache=true", "ema=on"],
+    ],
+    ids=["loader", "resident", "ema", "conditional-loader", "conditional-resident-ema"],
+)
 def test_resume_is_bit_identical_to_an_uninterrupted_run(compose_cfg, tmp_path, data):
     # 96 fixture images / batch 16 = 6 batches = 12 global steps per epoch: stop mid-epoch (step 8),
     # resume across the epoch boundary to step 20.

@@ -7,8 +7,10 @@ import torch
 from PIL import Image
 
 from dcgan.callbacks.pictures import HISTORY_KEYS
+from dcgan.checkpoints import load_generator
 from dcgan.images import (
     TITLE_PX,
+    by_class,
     evenly_spaced,
     grid_image,
     loss_figure,
@@ -20,7 +22,7 @@ from dcgan.images import (
     write_loss_plot,
     write_progress_gif,
 )
-from tests.helpers import TinyConditional, has_text, image_info
+from tests.helpers import has_text, image_info
 
 
 def test_smoothing():
@@ -81,10 +83,28 @@ def test_titles_and_headings_are_drawn_on_the_pictures():
     assert pixels[2:8, 2:8].max() == 0 and pixels[2:8, half + 10 : half + 16].min() == 255  # black real, white fake
 
 
-def test_render_hands_a_conditional_generator_its_labels_batch_by_batch():
-    g = TinyConditional().eval()
-    z, labels = torch.randn(7, 8, generator=torch.Generator().manual_seed(0)), torch.tensor([2, 0, 1, 1, 0, 2, 2])
+def test_render_hands_a_conditional_generator_its_labels_batch_by_batch(conditional_checkpoint):
+    g = load_generator(conditional_checkpoint).net  # a model.conditional=true run's G
+    z, labels = torch.randn(7, 100, generator=torch.Generator().manual_seed(0)), torch.tensor([2, 0, 1, 1, 0, 9, 9])
     with torch.no_grad():
         expected = to_uint8(g(z, labels))
     assert torch.equal(render(g, z, 3, labels=labels), expected)  # batches of 3, 3 and 1
     assert not torch.equal(render(g, z, 3, labels=labels.flip(0)), expected)
+
+
+def test_a_class_grid_names_its_rows_and_sorts_real_images_into_them():
+    images = torch.arange(6, dtype=torch.uint8).view(6, 1, 1, 1).expand(6, 1, 4, 4) * 40 + 10
+    sorted_ = by_class(images, torch.tensor([2, 0, 2, 2, 1, 0]), num_classes=3, columns=2)
+    assert sorted_[:, 0, 0, 0].tolist() == [50, 210, 170, 0, 10, 90]  # class 2 had three: the first two shown
+    fake = torch.rand(6, 1, 4, 4) * 2 - 1
+    picture = real_vs_fake(images.float() / 127.5 - 1, fake, nrow=2, classes=["zero", "one", "two"],
+                           real_labels=torch.tensor([2, 0, 2, 2, 1, 0]))  # fmt: skip
+    grid = 2 * 6 + 2  # 2 cells of 4px, 2px padding
+    band = picture.width - 8 - 2 * grid  # the row names, left of the real grid
+    assert band > 10 and picture.height == TITLE_PX + 8 + 3 * 6 + 2
+    pixels = np.asarray(picture.convert("L")).astype(int)[TITLE_PX + 8 :]
+    real, right = pixels[:, band : band + grid], pixels[:, band + grid + 8 :]
+    assert [real[2 + 6 * r, 2 + 6 * c] for r in range(3) for c in range(2)] == [50, 210, 170, 0, 10, 90]
+    np.testing.assert_array_equal(right, np.asarray(grid_image(to_uint8(fake), 2).convert("L")))
+    named = sample_grid(fake, 2, iteration=3, classes=["zero", "one", "two"])
+    assert named.width == band + grid and has_text(named, (0, TITLE_PX + 8, band, named.height))

@@ -39,6 +39,8 @@ SHRINK = {
     "bench-quality": ["--steps", "4", "--num-samples", "32"],
 }  # fmt: skip
 CHECKPOINT = re.compile(r"outputs/DATE/TIME/checkpoints/last\.ckpt|\.\.\./last\.ckpt|(?<==)\.\.\.(?=\s|$)")
+# Commands that need a class-conditional checkpoint: they get the last model.conditional=true run's.
+NEEDS_CLASSES = ("label=", "class_accuracy")
 
 
 def readme_commands() -> list[str]:
@@ -129,12 +131,14 @@ def serves(args: list[str], cwd: Path, port: int, timeout: float = 180) -> tuple
 
 
 def test_every_readme_command_runs(sandbox):
-    checkpoint, failures = None, []
+    checkpoint, conditional, failures = None, None, []
     for i, command in enumerate(readme_commands()):
         if any(part in command for part in SKIP):
             continue
         run = sandbox.parent / "runs" / str(i)
-        args, cwd = shrunk(command, sandbox, run, checkpoint)
+        args, cwd = shrunk(
+            command, sandbox, run, conditional if any(p in command for p in NEEDS_CLASSES) else checkpoint
+        )
         if args[0].endswith("python") and not Path(args[0]).is_file():
             args[0] = sys.executable
         if args[1].endswith("explore.py"):  # a server: it must answer, then stop cleanly
@@ -148,4 +152,6 @@ def test_every_readme_command_runs(sandbox):
             failures.append(f"{command}\n  -> {' '.join(args)}\n  exit {done.returncode}: {done.stderr[-1500:]}")
         elif checkpoint is None and (run / "checkpoints" / "last.ckpt").is_file():
             checkpoint = run / "checkpoints" / "last.ckpt"  # the first run's: what `ckpt_path=...` stands for
+        if "model.conditional=true" in command and (run / "checkpoints" / "last.ckpt").is_file():
+            conditional = run / "checkpoints" / "last.ckpt"
     assert not failures, "\n\n".join(failures)

@@ -55,7 +55,16 @@ def grid_image(images: torch.Tensor, nrow: int) -> Image.Image:
     return Image.fromarray(grid.permute(1, 2, 0).numpy()).convert("RGB")
 
 
+GRID_COLUMNS = 8  # images per row of the run's grids (real_vs_fake; a class grid's latents per class)
 TITLE_PX = 14  # the font size of picture titles; the band above a picture is TITLE_PX + 8 high
+LABEL_PX = 160  # the widest a band of row names gets (its type shrinks to fit)
+
+
+def _font_fitting(texts: Sequence[str], size: int, width: int) -> ImageFont.FreeTypeFont:
+    """The default font, from ``size`` down to 6, until the longest of ``texts`` fits ``width`` pixels."""
+    while size > 6 and max(ImageFont.load_default(size=size).getlength(t) for t in texts) > width:
+        size -= 1
+    return ImageFont.load_default(size=size)
 
 
 def titled(picture: Image.Image, title: str) -> Image.Image:
@@ -63,16 +72,41 @@ def titled(picture: Image.Image, title: str) -> Image.Image:
     what a picture shows, on the picture."""
     out = Image.new("RGB", (picture.width, picture.height + TITLE_PX + 8), "white")
     out.paste(picture.convert("RGB"), (0, TITLE_PX + 8))
-    size = TITLE_PX
-    while size > 6 and ImageFont.load_default(size=size).getlength(title) > picture.width - 8:
-        size -= 1
-    ImageDraw.Draw(out).text((4, 4), title, fill="black", font=ImageFont.load_default(size=size))
+    ImageDraw.Draw(out).text((4, 4), title, fill="black", font=_font_fitting([title], TITLE_PX, picture.width - 8))
     return out
 
 
-def sample_grid(images: torch.Tensor, nrow: int, iteration: int) -> Image.Image:
-    """The grid of G's images in [-1, 1] (N, C, H, W) titled with the iteration that made them."""
-    return titled(grid_image(to_uint8(images.cpu()), nrow), f"iteration {iteration}")
+def row_names(picture: Image.Image, names: Sequence[str], row_px: int, pad: int = 2) -> Image.Image:
+    """``picture`` (a grid of rows ``row_px`` apart after ``pad`` pixels, as ``grid_image`` lays them out)
+    right of a white band that names each row in black: which class a row of a class grid shows."""
+    font = _font_fitting(names, min(TITLE_PX, max(6, row_px - 2)), LABEL_PX - 8)
+    band = int(max(font.getlength(name) for name in names)) + 8
+    out = Image.new("RGB", (band + picture.width, picture.height), "white")
+    out.paste(picture.convert("RGB"), (band, 0))
+    pen = ImageDraw.Draw(out)
+    for r, name in enumerate(names):
+        middle = pad + r * row_px + (row_px - pad) / 2
+        pen.text((band - 4, middle), name, fill="black", font=font, anchor="rm")
+    return out
+
+
+def sample_grid(images: torch.Tensor, nrow: int, iteration: int, classes: Sequence[str] = ()) -> Image.Image:
+    """The grid of G's images in [-1, 1] (N, C, H, W) titled with the iteration that made them; with
+    ``classes``, a class grid (one row of ``nrow`` images per class) with each row named."""
+    picture = grid_image(to_uint8(images.cpu()), nrow)
+    if classes:
+        picture = row_names(picture, classes, images.shape[-2] + 2)
+    return titled(picture, f"iteration {iteration}")
+
+
+def by_class(images: torch.Tensor, labels: torch.Tensor, num_classes: int, columns: int) -> torch.Tensor:
+    """uint8 images sorted into a class grid's cells: (num_classes * columns, C, H, W), row r holding the
+    first ``columns`` images of class r in their order, black cells where a class has fewer."""
+    out = torch.zeros(int(num_classes) * int(columns), *images.shape[1:], dtype=images.dtype)
+    for r in range(int(num_classes)):
+        found = images[labels.cpu() == r][: int(columns)]
+        out[r * int(columns) : r * int(columns) + len(found)] = found
+    return out
 
 
 def write_gif(frames: Sequence[Image.Image], path: str | Path, frame_ms: int, hold_last: int = 5) -> int:
@@ -145,13 +179,25 @@ def write_loss_plot(history: Mapping[str, np.ndarray], path: str | Path, smoothi
     return fig is not None
 
 
-def real_vs_fake(real: torch.Tensor, fake: torch.Tensor, nrow: int = 8, gap: int = 8) -> Image.Image:
+def real_vs_fake(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    nrow: int = GRID_COLUMNS,
+    gap: int = 8,
+    classes: Sequence[str] = (),
+    real_labels: torch.Tensor | None = None,
+) -> Image.Image:
     """Grids of ``real`` and ``fake`` images (both in [-1, 1]) side by side under the headings "Real" and
-    "Fake", ``gap`` white pixels apart."""
-    n = min(len(real), len(fake))
-    left, right = (
-        titled(grid_image(to_uint8(x[:n].cpu()), nrow), name) for x, name in ((real, "Real"), (fake, "Fake"))
-    )
+    "Fake", ``gap`` white pixels apart. With ``classes``: ``fake`` is a class grid (a row of ``nrow`` per
+    class), the real images (of ``real_labels``) are sorted into the same rows, and the rows are named."""
+    if classes:
+        real = by_class(to_uint8(real.cpu()), real_labels, len(classes), nrow)
+        grids = [grid_image(x, nrow) for x in (real, to_uint8(fake.cpu()))]
+        grids[0] = row_names(grids[0], classes, real.shape[-2] + 2)
+    else:
+        n = min(len(real), len(fake))
+        grids = [grid_image(to_uint8(x[:n].cpu()), nrow) for x in (real, fake)]
+    left, right = (titled(grid, name) for grid, name in zip(grids, ("Real", "Fake"), strict=True))
     picture = Image.new("RGB", (left.width + gap + right.width, left.height), "white")
     picture.paste(left, (0, 0))
     picture.paste(right, (left.width + gap, 0))
@@ -166,9 +212,12 @@ def write_run_pictures(
     fake: torch.Tensor | None,
     smoothing: float,
     frame_ms: int,
+    classes: Sequence[str] = (),
+    real_labels: torch.Tensor | None = None,
 ) -> dict[str, Path]:
     """``progress.gif``, ``losses.png`` and ``real_vs_fake.png`` in ``dirpath``, as far as there is
-    something to draw; returns name -> path of those written."""
+    something to draw (a class-conditional run's: its class grid beside the real images of ``real_labels``
+    sorted by class); returns name -> path of those written."""
     dirpath = Path(dirpath)
     dirpath.mkdir(parents=True, exist_ok=True)
     written = {}
@@ -177,6 +226,6 @@ def write_run_pictures(
     if write_loss_plot(history, dirpath / "losses.png", smoothing):
         written["losses"] = dirpath / "losses.png"
     if real is not None and fake is not None:
-        real_vs_fake(real, fake).save(dirpath / "real_vs_fake.png")
+        real_vs_fake(real, fake, classes=classes, real_labels=real_labels).save(dirpath / "real_vs_fake.png")
         written["real_vs_fake"] = dirpath / "real_vs_fake.png"
     return written

@@ -19,6 +19,17 @@ def latents(n: int, nz: int, seed: int, truncation: float | None = None) -> torc
     return torch.nn.init.trunc_normal_(z, 0.0, 1.0, -truncation, truncation, generator=generator)
 
 
+def class_rows(z: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The inputs of a grid with one row per class: (C, nz) latents -> (K * C, nz) latents and (K * C,)
+    labels, row r = class r, column c = latent c (each latent drawn once in every class)."""
+    return z.repeat(int(num_classes), 1), torch.arange(int(num_classes), device=z.device).repeat_interleave(len(z))
+
+
+def cycling_labels(n: int, classes: list[int]) -> torch.Tensor:
+    """(n,) int64 labels going through ``classes`` in turn: [0, 3] -> 0, 3, 0, 3, ..."""
+    return torch.tensor(classes, dtype=torch.long).repeat(-(-int(n) // len(classes)))[: int(n)]
+
+
 def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """(P, nz), (P, nz), (S,) -> (P, S, nz): straight lines from z0 to z1."""
     t = t.to(z0)[None, :, None]

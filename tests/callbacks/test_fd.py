@@ -34,3 +34,12 @@ def test_val_fd_settings_are_checked(compose_cfg):
     settings = compose_cfg("callbacks=[default,fd]").callbacks.fd
     for key, value in (("every_n_steps", 0), ("num_samples", 1)):
         assert f"{key}={value}" in str(config_error(lambda key=key, value=value: instantiate(settings, **{key: value})))
+
+
+def test_val_fd_of_a_conditional_run(compose_cfg, tmp_path, classifier_file):
+    cfg = compose_cfg(
+        "model.conditional=true", "trainer.max_steps=4", "callbacks=[default,fd]",
+        f"metrics.classifier={classifier_file}", f"metrics.cache_dir={tmp_path / 'cache'}", "metrics.batch_size=16",
+        "callbacks.fd.num_samples=32",
+    )  # fmt: skip
+    assert math.isfinite(train(cfg)["val/fd"])  # G's samples of every class in turn

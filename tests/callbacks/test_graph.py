@@ -29,3 +29,14 @@ def test_model_graph_reaches_tensorboard_and_changes_nothing(compose_cfg, tmp_pa
 def test_model_graph_without_tensorboard_is_skipped(compose_cfg, logger):
     metrics = train(compose_cfg(f"logger={logger}", "callbacks=[default,graph]", "trainer.max_steps=2"))
     assert metrics
+
+
+def test_a_conditional_models_graph_takes_the_labels(compose_cfg, tmp_path):
+    train(
+        compose_cfg("model.conditional=true", "logger=tensorboard", "callbacks=[default,graph]", "trainer.max_steps=2")
+    )
+    events = EventAccumulator(str(next((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*")).parent))
+    events.Reload()
+    ops = [node.op for node in events.Graph().node]
+    assert sum("embedding" in op for op in ops) >= 2  # G's class embedding and D's projection
+    assert sum("leaky_relu" in op for op in ops) >= 2

@@ -6,8 +6,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from dcgan.checkpoints import build_net, run_config
 from dcgan.cli.train import train
-from dcgan.images import TITLE_PX
+from dcgan.images import TITLE_PX, to_uint8
+from dcgan.latents import class_rows
+from dcgan.training.module import DCGAN, draw
 from tests.helpers import has_text, read_ckpt
 
 GRID = 8 * 34 + 2  # 64 images of 32x32, 8 per row, 2px padding
@@ -45,3 +48,23 @@ def test_sample_grids_are_drawn_on_batch_statistics(compose_cfg, tmp_path):
     running = _first_tile_std(compose_cfg, tmp_path, "running", "model.grid_batch_stats=false")
     assert batch_stats > 5 * running
     assert read_ckpt(tmp_path / "batch" / "checkpoints" / "last.ckpt")["hyper_parameters"]["model"]["grid_batch_stats"]
+
+
+def test_a_conditional_grid_has_one_named_row_per_class(conditional_run):
+    """Row r of the grid is G(fixed noise 0..7, class r): the same latents in every row, the class's name left."""
+    checkpoint = read_ckpt(conditional_run / "checkpoints" / "last.ckpt")
+    config, state = run_config(checkpoint), checkpoint["state_dict"]
+    g = build_net(DCGAN.generator_weights(state)[0], config, "generator")
+    z, labels = class_rows(state["fixed_noise"][:8], 10)
+    expected = to_uint8(draw(g, z, batch_stats=True, labels=labels))[:, 0].numpy()  # as the run drew it
+    picture = Image.open(conditional_run / "samples" / "step_0000004.png").convert("L")
+    pixels = np.asarray(picture)
+    band = picture.width - GRID  # the class names, left of the cells
+    assert picture.height == BAND + 10 * 34 + 2 and 40 < band <= 160
+    for r in range(10):
+        for c in range(8):
+            tile = pixels[BAND + 2 + 34 * r : BAND + 34 + 34 * r, band + 2 + 34 * c : band + 34 + 34 * c]
+            np.testing.assert_array_equal(tile, expected[8 * r + c], err_msg=f"row {r} column {c}")
+        assert has_text(picture, (0, BAND + 2 + 34 * r, band, BAND + 34 + 34 * r)), f"no name on row {r}"
+    assert not np.array_equal(expected[:8], expected[8:16])  # the rows differ by their class
+    assert has_text(picture, (0, 0, picture.width, BAND))  # the iteration

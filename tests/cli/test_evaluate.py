@@ -6,17 +6,22 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import torch
 from hydra.utils import instantiate
 
 from dcgan.cli.evaluate import evaluate
 from dcgan.cli.train import train
 from dcgan.config import compose
+from dcgan.data import to_unit_range
 from dcgan.errors import ConfigError
+from dcgan.metrics.classifier import save_classifier
+from dcgan.metrics.classifier_training import fit_classifier
 from dcgan.metrics.features import build_feature_net
 from tests.conftest import FAST, SMALL
-from tests.helpers import ROOT, one_error_line, run_script, subprocess_env
+from tests.helpers import ROOT, class_patterns, one_error_line, read_ckpt, run_script, subprocess_env
 
 
 def test_evaluate_py_prints_and_saves_scores(tiny_checkpoint, tmp_path, data_dir, classifier_file):
@@ -138,3 +143,53 @@ def test_the_shipped_classifier_refuses_a_dataset_it_does_not_know(evaluate_cfg)
     features = instantiate(evaluate_cfg("metrics.classifier=null").metrics.features)
     with pytest.raises(ConfigError, match="knows fashion_mnist, not mnist: train one with"):
         build_feature_net(features, "auto", 1, "mnist")
+
+
+def test_class_accuracy_of_a_conditional_run(conditional_run, evaluate_cfg):
+    result = evaluate(
+        evaluate_cfg(f"ckpt_path={conditional_run / 'checkpoints' / 'last.ckpt'}", "metrics=[class_accuracy]")
+    )
+    scores = result["scores"]
+    assert 0 <= scores["class_accuracy"] <= 1 and math.isfinite(scores["class_fd_mean"]) and scores["class_fd_mean"] > 0
+    assert result["classes"][0] == "T-shirt/top" and len(scores) == 2 + 2 * 10
+    per_class = [scores[f"class_accuracy/{name}"] for name in result["classes"]]
+    # 48 samples, every class in turn: classes 0-7 asked 5 times, 8-9 4 times
+    assert scores["class_accuracy"] == pytest.approx(sum(a * (5 if k < 8 else 4) for k, a in enumerate(per_class)) / 48)
+
+
+def test_class_accuracy_refuses_an_unconditional_generator(tiny_checkpoint, tmp_path, data_dir):
+    args = [f"ckpt_path={tiny_checkpoint}", "metrics=[class_accuracy]", f"paths.data_dir={data_dir}", *SMALL]
+    proc = run_script("evaluate.py", *args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "metrics=class_accuracy measures a class-conditional generator" in one_error_line(proc)
+
+
+@pytest.fixture(scope="module")
+def pattern_classifier(tmp_path_factory) -> Path:
+    """A domain classifier of "fashion_mnist" trained on class_patterns: it knows the patterns' classes."""
+    images, labels = class_patterns(60)
+    test = class_patterns(10, seed=1)
+    net, accuracy = fit_classifier((images, labels), {"fashion_mnist": test}, 10, epochs=3, batch_size=64)
+    assert accuracy["fashion_mnist"] > 0.95
+    path = tmp_path_factory.mktemp("patterns") / "classifier.pt"
+    return save_classifier(net, path, ["fashion_mnist"], accuracy, "tests", {"fashion_mnist": 0})
+
+
+@pytest.mark.parametrize(("shuffled", "low", "high"), [(False, 0.9, 1.0), (True, 0.0, 0.25)])
+def test_class_accuracy_measures_the_asked_class(conditional_run, evaluate_cfg, pattern_classifier, tmp_path,
+                                                 shuffled, low, high):  # fmt: skip
+    """A "generator" that returns real images of the asked class scores high; one whose classes ignore the
+    asked label scores near chance (0.1): the metric measures whether G draws the class it is asked for."""
+    checkpoint = read_ckpt(conditional_run / "checkpoints" / "last.ckpt")
+    stored = checkpoint["hyper_parameters"]["model"]["generator"]
+    images, _ = class_patterns(20, seed=2)
+    checkpoint["hyper_parameters"]["model"]["generator"] = {
+        "_target_": "tests.helpers.RealImagesGenerator", "image_size": 32, "channels": 1, "nz": 100,
+        "num_classes": 10, "class_names": stored["class_names"], "per_class": 20, "shuffled": shuffled,
+    }  # fmt: skip
+    state = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("generator.")}
+    checkpoint["state_dict"] = state | {"generator.images": to_unit_range(images).view(10, 20, 1, 32, 32)}
+    torch.save(checkpoint, tmp_path / "cheat.ckpt")
+    overrides = [f"ckpt_path={tmp_path / 'cheat.ckpt'}", "metrics=[class_accuracy]", "metrics.num_samples=300"]
+    result = evaluate(evaluate_cfg(*overrides, f"metrics.classifier={pattern_classifier}"))
+    assert low <= result["scores"]["class_accuracy"] <= high

@@ -15,13 +15,13 @@ import pytest
 import torch
 from PIL import Image
 
+from dcgan.checkpoints import load_generator
 from dcgan.cli import explore as explore_module
 from dcgan.cli.explore import Explorer, build_page, explore, serve
 from dcgan.config import compose
 from dcgan.images import render
 from dcgan.latents import latents
 from tests.helpers import (
-    TinyConditional,
     TinyGenerator,
     config_error,
     load_script,
@@ -106,20 +106,23 @@ def test_view_draws_the_latent_its_path_and_the_file_to_download():
     assert not Path(file).exists()
 
 
-def test_a_conditional_generator_draws_the_picked_class():
-    ex = explorer(TinyConditional())
-    assert ex.classes == ["shirt", "shoe", "bag"]
-    shirts, bags = pixels(ex.grid(0, 0, "shirt")), pixels(ex.grid(0, 0, "bag"))
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+def test_a_conditional_generator_draws_the_picked_class(conditional_checkpoint):
+    ex = explorer(load_generator(conditional_checkpoint).net)  # a model.conditional=true run's G: 32px images
+    assert ex.classes == FASHION
+    shirts, bags = pixels(ex.grid(0, 0, "T-shirt/top")), pixels(ex.grid(0, 0, "Bag"))
     assert np.abs(shirts - bags).max() > 30
-    z = latents(6, 8, seed=0)
-    expected = render(ex.generator, z, 6, labels=torch.full((6,), 2))[:, 0].numpy()
-    np.testing.assert_array_equal(pixels(ex.sample(z[4], "bag"))[::16, ::16], expected[4])  # 4px, enlarged 16x
-    *_, file = ex.view(0, 0, 0, 1, 0.5, "lerp", 0, 0, label="shoe")
+    z = latents(6, 100, seed=0)
+    expected = render(ex.generator, z, 6, labels=torch.full((6,), 8))[:, 0].numpy()
+    np.testing.assert_array_equal(pixels(ex.sample(z[4], "Bag"))[::2, ::2], expected[4])  # 32px, enlarged 2x
+    *_, file = ex.view(0, 0, 0, 1, 0.5, "lerp", 0, 0, label="Trouser")
     with np.load(file) as saved:
         assert saved["labels"].tolist() == [1]
     ex.close()
-    assert "class 'hat' is not one of the generator's: shirt, shoe, bag" in str(
-        config_error(lambda: ex.grid(0, 0, "hat"))
+    assert "class 'Hat' is not one of the generator's: T-shirt/top, Trouser" in str(
+        config_error(lambda: ex.grid(0, 0, "Hat"))
     )
 
 
@@ -127,7 +130,7 @@ def components(page) -> dict:
     return {block.elem_id: block for block in page.blocks.values() if getattr(block, "elem_id", None)}
 
 
-def test_the_page_has_its_controls_and_a_class_picker_only_when_conditional():
+def test_the_page_has_its_controls_and_a_class_picker_only_when_conditional(conditional_checkpoint):
     pytest.importorskip("gradio", reason="the explore extra is not installed: pip install '.[explore]'")
     cfg = compose("explore", ["ckpt_path=unused.ckpt"])
     plain = components(build_page(explorer(), cfg, "plain"))
@@ -135,9 +138,9 @@ def test_the_page_has_its_controls_and_a_class_picker_only_when_conditional():
     assert plain["label"].visible is False
     assert (plain["a"].maximum, plain["b"].maximum, plain["dim"].maximum) == (5, 5, 7)
     assert (plain["amount"].minimum, plain["amount"].maximum) == (-3.0, 3.0)
-    conditional = components(build_page(explorer(TinyConditional()), cfg, "conditional"))
+    conditional = components(build_page(explorer(load_generator(conditional_checkpoint).net), cfg, "conditional"))
     assert conditional["label"].visible is True
-    assert [value for _, value in conditional["label"].choices] == ["shirt", "shoe", "bag"]
+    assert [value for _, value in conditional["label"].choices] == FASHION
 
 
 def test_explore_stops_with_one_line_on_bad_input(tmp_path, monkeypatch):

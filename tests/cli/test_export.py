@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from dcgan.checkpoints import load_generator
-from dcgan.cli.export import export_generator
+from dcgan.cli.generate import generate
 from dcgan.cli.train import train
 from dcgan.config import compose
 from dcgan.images import to_uint8
 from tests.conftest import FAST
-from tests.helpers import ROOT, TinyConditional, config_error, run_generate, subprocess_env
+from tests.helpers import ROOT, config_error, run_generate, subprocess_env
 
 onnxruntime = pytest.importorskip("onnxruntime", reason="the export extra is not installed: pip install '.[export]'")
 pytest.importorskip("onnxscript", reason="the export extra is not installed: pip install '.[export]'")
@@ -95,26 +95,30 @@ def test_exports_run_without_this_package(ema_run, tmp_path):
         assert np.abs(out["pixels"].astype(int) - to_uint8(torch.from_numpy(expected)).numpy()).max() <= 1
 
 
-def test_conditional_generator_exports_take_labels(tmp_path):
-    g = TinyConditional().eval()
-    written = export_generator(g, tmp_path / "c.onnx", "raw", "nowhere.ckpt")
-    export_generator(g, tmp_path / "c.pt", "raw", "nowhere.ckpt")
-    assert written == [tmp_path / "c.onnx", tmp_path / "c.json"]
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+def test_a_conditional_runs_exports_take_labels(conditional_checkpoint, tmp_path):
+    """generate.py mode=export on a model.conditional=true run: both files take (z, labels) and match PyTorch."""
+    outputs = f"output=[{tmp_path / 'c.onnx'},{tmp_path / 'c.pt'}]"
+    written = generate(compose("generate", [f"ckpt_path={conditional_checkpoint}", "mode=export", outputs]))
+    assert written == [tmp_path / "c.onnx", tmp_path / "c.json", tmp_path / "c.pt", tmp_path / "c.json"]
+    g = load_generator(conditional_checkpoint).net
     session = onnxruntime.InferenceSession(str(tmp_path / "c.onnx"), providers=["CPUExecutionProvider"])
     assert [(i.name, i.type) for i in session.get_inputs()] == [("z", "tensor(float)"), ("labels", "tensor(int64)")]
     traced = torch.jit.load(tmp_path / "c.pt")
-    z = torch.randn(6, 8, generator=torch.Generator().manual_seed(0))
-    for labels in (torch.tensor([0, 1, 2, 0, 1, 2]), torch.tensor([2, 2, 2, 1, 1, 1])):
+    z = torch.randn(6, 100, generator=torch.Generator().manual_seed(0))
+    for labels in (torch.tensor([0, 1, 2, 7, 8, 9]), torch.tensor([9, 9, 9, 1, 1, 1])):
         with torch.inference_mode():
             expected = g(z, labels).numpy()
-            np.testing.assert_allclose(traced(z, labels).numpy(), expected, atol=1e-6, rtol=0)
+            np.testing.assert_allclose(traced(z, labels).numpy(), expected, atol=1e-5, rtol=0)
         np.testing.assert_allclose(run_onnx(tmp_path / "c.onnx", z=z, labels=labels), expected, atol=1e-4, rtol=0)
     one = run_onnx(tmp_path / "c.onnx", z=z[:1], labels=torch.tensor([1]))
-    other = run_onnx(tmp_path / "c.onnx", z=z[:1], labels=torch.tensor([2]))
-    assert one.shape == (1, 1, 4, 4) and np.abs(one - other).max() > 1e-3  # the label steers the image
+    other = run_onnx(tmp_path / "c.onnx", z=z[:1], labels=torch.tensor([8]))
+    assert one.shape == (1, 1, 32, 32) and np.abs(one - other).max() > 0.1  # the label steers the image
     info = json.loads((tmp_path / "c.json").read_text())
-    assert info["num_classes"] == 3 and info["classes"] == ["shirt", "shoe", "bag"]
-    assert info["inputs"][1] == {"name": "labels", "dtype": "int64", "shape": ["batch"], "range": [0, 2]}
+    assert info["num_classes"] == 10 and info["classes"] == FASHION
+    assert info["inputs"][1] == {"name": "labels", "dtype": "int64", "shape": ["batch"], "range": [0, 9]}
 
 
 def test_export_refuses_other_suffixes_and_names_a_missing_extra(run_dir, tmp_path, monkeypatch):

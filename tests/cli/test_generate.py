@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 from hydra.utils import instantiate
 from PIL import Image
 
+from dcgan.checkpoints import load_generator
 from dcgan.cli.train import train
-from dcgan.images import TITLE_PX, grid_image, to_uint8
+from dcgan.images import TITLE_PX, grid_image, render, to_uint8
+from dcgan.latents import latents
 from tests.helpers import has_text, image_info, one_error_line, run_generate, run_script
 
 
@@ -98,3 +102,60 @@ def test_generate_py_command_line(run_dir, tmp_path):
     proc = run_script("generate.py", f"ckpt_path={junk}", cwd=tmp_path)
     assert proc.returncode == 2
     assert "not a PyTorch checkpoint" in one_error_line(proc)
+
+
+def conditional_generator(run):
+    return load_generator(run / "checkpoints" / "last.ckpt").net
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [("label=3", [3] * 6), ("label=[0,3]", [0, 3, 0, 3, 0, 3]), (None, [0, 1, 2, 3, 4, 5]), ("label=Bag", [8] * 6)],
+)
+def test_samples_of_a_conditional_generator_hold_their_labels(conditional_run, tmp_path, label, expected):
+    run_generate(
+        conditional_run, "num_samples=6", "seed=2", f"output={tmp_path / 's.npz'}", *([label] if label else [])
+    )
+    with np.load(tmp_path / "s.npz") as saved:
+        assert saved["labels"].dtype == np.int64 and saved["labels"].tolist() == expected
+        rendered = render(conditional_generator(conditional_run), latents(6, 100, seed=2), 6,
+                          labels=torch.tensor(expected))  # fmt: skip
+        np.testing.assert_array_equal(saved["images"], rendered.numpy())  # each image drawn for its label
+
+
+def test_the_label_steers_the_samples(conditional_run, tmp_path):
+    for k in (1, 7):
+        run_generate(conditional_run, "num_samples=4", f"label={k}", f"output={tmp_path / f'{k}.npz'}")
+    assert not np.array_equal(load_npz(tmp_path / "1.npz"), load_npz(tmp_path / "7.npz"))  # same latents
+
+
+def test_a_bad_label_stops_with_one_line(conditional_run, run_dir, tmp_path):
+    ckpt = conditional_run / "checkpoints" / "last.ckpt"
+    for label in ("10", "[0,-1]", "Hat"):
+        proc = run_script("generate.py", f"ckpt_path={ckpt}", f"label={label}", "output=x.npz", cwd=tmp_path)
+        assert proc.returncode == 2
+        assert "is not a class of this generator: use 0 to 9 (0=T-shirt/top, 1=Trouser" in one_error_line(proc)
+    plain = run_dir / "checkpoints" / "last.ckpt"
+    proc = run_script("generate.py", f"ckpt_path={plain}", "label=3", "output=x.npz", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "label=3: this generator is not class-conditional" in one_error_line(proc)
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_unconditional_samples_have_no_labels(run_dir, tmp_path):
+    run_generate(run_dir, "num_samples=2", f"output={tmp_path / 'u.npz'}")
+    with np.load(tmp_path / "u.npz") as saved:
+        assert list(saved.keys()) == ["images"]
+
+
+def test_conditional_interpolations_and_pictures(conditional_run, tmp_path):
+    args = ["mode=interpolate", "interpolation.rows=3", "interpolation.steps=4", "label=[2,5]"]
+    run_generate(conditional_run, *args, f"output={tmp_path / 'i.npz'}")
+    with np.load(tmp_path / "i.npz") as saved:
+        assert saved["labels"].tolist() == [2] * 4 + [5] * 4 + [2] * 4  # one class per row
+    written = run_generate(conditional_run, "mode=pictures", f"output={tmp_path / 'pictures'}")
+    assert sorted(p.name for p in written) == ["losses.png", "progress.gif", "real_vs_fake.png"]
+    redrawn = np.asarray(Image.open(tmp_path / "pictures" / "real_vs_fake.png").convert("L"))
+    original = np.asarray(Image.open(conditional_run / "real_vs_fake.png").convert("L"))
+    assert redrawn.shape == original.shape  # the class grid beside the real images by class
+    np.testing.assert_array_equal(redrawn[:, -GRID:], original[:, -GRID:])  # G's class grid, redrawn exactly

@@ -265,3 +265,49 @@ def test_a_metric_the_run_never_logs_stops_before_training(tmp_path, data_dir):
     error = one_error_line(proc)
     assert "optimized_metric=val/fd is never logged by this run (val/fd needs callbacks=[default,fd])" in error
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+CONDITIONAL = [
+    ["loss=nonsaturating"],
+    ["loss=hinge"],
+    ["loss=lsgan"],
+    ["experiment=wgan_gp", "model.d_steps_per_g=2"],
+    ["ema=on"],
+    ["regularizer=r1"],
+    ["augment=diffaugment"],
+    ["generator.condition=cbn", "spectral_norm=on"],
+    ["generator=upsample", "discriminator=cblock", "generator.condition=cbn"],
+    ["generator=upsample", "generator.projection=transposed", "discriminator=cblock"],
+]
+
+
+@pytest.mark.parametrize("overrides", CONDITIONAL, ids=lambda o: ",".join(o))
+def test_a_conditional_run_trains_with_each_option(compose_cfg, tmp_path, overrides):
+    metrics = train(compose_cfg("model.conditional=true", *overrides, "trainer.max_steps=6"))
+    for key in ("train/loss_d", "train/loss_g", "train/d_real", "train/d_fake"):
+        assert math.isfinite(metrics[key]), key
+    ckpt = read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    weights, stored = ckpt["state_dict"], ckpt["hyper_parameters"]
+    assert ckpt["global_step"] == 6 and all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
+    assert stored["generator"]["num_classes"] == stored["discriminator"]["num_classes"] == 10
+    assert stored["generator"]["class_names"][:2] == ["T-shirt/top", "Trouser"]  # the dataset's, with the run
+    assert any(k.startswith("discriminator.embed.") for k in weights)  # the projection
+    cbn = "generator.condition=cbn" in overrides
+    assert any(k.startswith("generator.embed.") for k in weights) != cbn
+    assert any(".scale.weight" in k for k in weights if k.startswith("generator.")) == cbn
+    if "ema=on" in overrides:
+        ema = {k for k in weights if k.startswith("generator_ema.module.")}
+        assert "generator_ema.module.embed.weight" in ema
+    if "regularizer=r1" in overrides:
+        assert metrics["train/r1"] > 0
+    if "experiment=wgan_gp" in overrides:
+        assert metrics["train/penalty"] >= 0
+
+
+def test_an_unconditional_run_keeps_its_checkpoint_names(compose_cfg, tmp_path):
+    train(compose_cfg("trainer.max_steps=2"))
+    ckpt = read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert not any("embed" in k or ".scale." in k for k in ckpt["state_dict"])
+    assert (
+        ckpt["hyper_parameters"]["generator"]["num_classes"] == 0 and not ckpt["hyper_parameters"]["dataset"]["labels"]
+    )

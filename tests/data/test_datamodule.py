@@ -10,8 +10,20 @@ import torch
 from hydra.utils import instantiate
 
 from dcgan.cli.train import train
-from tests.fixtures import make_image_folder
-from tests.helpers import DATASETS, ROOT, LogRecords, config_error, dataset_overrides, folder
+from dcgan.data import to_unit_range
+from tests.conftest import FAST
+from tests.fixtures import make_class_folder, make_image_folder
+from tests.helpers import (
+    DATASETS,
+    ROOT,
+    LogRecords,
+    config_error,
+    dataset_overrides,
+    folder,
+    nearest,
+    one_error_line,
+    run_script,
+)
 
 NATIVE = {"celeba": (64, 3), "fashion_mnist": (32, 1), "mnist": (32, 1), "emnist": (32, 1)}
 
@@ -91,3 +103,106 @@ def test_trains_on_the_real_data(compose_cfg, tmp_path, name):
 def test_channels_other_than_gray_or_rgb_are_refused(compose_cfg):
     message = str(config_error(lambda: instantiate(compose_cfg("dataset.channels=2").dataset)))
     assert "dataset.channels=2 is invalid: use 1 (gray) or 3 (RGB)" in message
+
+
+LABELLED = {  # dataset -> (overrides beyond dataset_overrides, its class names)
+    "fashion_mnist": ([], ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                           "Bag", "Ankle boot"]),
+    "mnist": ([], [f"{i} - {w}" for i, w in enumerate("zero one two three four five six seven eight nine".split())]),
+    "emnist": ([], None),  # the 47 classes of the balanced split
+    "svhn": ([], [str(i) for i in range(10)]),
+    "cifar10": ([], [f"class{i}" for i in range(10)]),  # the fixture's batches.meta
+    "class_folder": (["dataset=image_folder", "dataset.root=ROOT/classes", "dataset.channels=1"],
+                     ["cat", "dog", "fox"]),
+}  # fmt: skip
+
+
+def labelled(compose_cfg, fixture_root, name, *overrides):
+    extra, _ = LABELLED[name]
+    base = dataset_overrides("image_folder" if name == "class_folder" else name, fixture_root)
+    extra = [o.replace("ROOT", str(fixture_root)) for o in extra]
+    return instantiate(compose_cfg(*base, *extra, "model.conditional=true", *overrides).dataset)
+
+
+def items(dm) -> tuple[torch.Tensor, list[int]]:
+    """Every image of the dataset as the model sees it ([-1, 1]) and its label, read item by item."""
+    pairs = [dm.dataset[i] for i in range(len(dm.dataset))]
+    return to_unit_range(torch.stack([image for image, _ in pairs])), [int(label) for _, label in pairs]
+
+
+@pytest.mark.parametrize("cache", [False, True], ids=["loader", "cache"])
+@pytest.mark.parametrize("name", LABELLED)
+def test_labelled_datasets_give_each_image_its_label(compose_cfg, fixture_root, tmp_path, name, cache):
+    dm = labelled(
+        compose_cfg, fixture_root, name, f"dataset.cache={str(cache).lower()}", f"dataset.cache_dir={tmp_path}"
+    )
+    expected = LABELLED[name][1]
+    assert dm.labels and dm.classes == (expected if expected is not None else dm.dataset.classes)
+    assert len(dm.classes) == {"emnist": 47}.get(name, len(dm.classes))
+    dm.setup("fit")
+    references, truth = items(dm)
+    assert len(set(truth)) > 1  # several classes, so a wrong pairing shows
+    seen = 0
+    for batch in dm.train_dataloader():
+        images, labels = dm.on_after_batch_transfer(dm.on_before_batch_transfer(batch, 0), 0)
+        assert images.dtype == torch.float32 and images.min() >= -1 and labels.dtype == torch.int64
+        assert labels.shape == (len(images),) and 0 <= labels.min() and labels.max() < len(dm.classes)
+        for image, label in zip(images, labels.tolist(), strict=True):
+            index, difference = nearest(image, references)
+            assert difference < 1e-6 and truth[index] == label
+        seen += len(labels)
+    assert seen >= len(truth) - 16  # a whole epoch (the last partial batch dropped)
+
+
+def test_the_cache_keeps_the_labels_and_an_unlabelled_cache_is_rebuilt(compose_cfg, fixture_root, tmp_path):
+    cache = [f"dataset.cache_dir={tmp_path}", "dataset.cache=true"]
+    plain = instantiate(compose_cfg(*dataset_overrides("fashion_mnist", fixture_root), *cache).dataset)
+    plain.setup("fit")
+    (path,) = tmp_path.glob("*.pt")
+    assert torch.load(path, weights_only=True)["labels"] is None  # an unconditional run's cache: images only
+    with LogRecords("dcgan.data") as logs:
+        dm = labelled(compose_cfg, fixture_root, "fashion_mnist", *cache)
+        dm.setup("fit")
+    assert any("holds no class labels: rebuilding it" in m for m in logs.messages)
+    saved = torch.load(path, weights_only=True)
+    targets = torch.as_tensor(dm.dataset.targets)
+    assert torch.equal(saved["labels"], targets) and torch.equal(dm.train_set.labels, targets)
+    assert torch.equal(saved["images"], plain.train_set.images)  # the same images, now with their labels
+    images, labels = dm.real_batch(40, seed=0)
+    assert images.shape == (40, 1, 32, 32) and labels.shape == (40,)
+
+
+UNLABELLED = {
+    "celeba": [],
+    "array": [],
+    "fake": [],
+    "image_folder": [],  # files at the top and in a subfolder: no class per file
+}
+
+
+@pytest.mark.parametrize("name", UNLABELLED)
+def test_datasets_without_labels_refuse_a_conditional_run(compose_cfg, fixture_root, name):
+    cfg = compose_cfg(*dataset_overrides(name, fixture_root), "model.conditional=true")
+    message = str(config_error(lambda: instantiate(cfg.dataset)))
+    assert "model.conditional=true needs a labelled dataset" in message and "has no class labels" in message
+    assert "image_folder with one subfolder per class" in message
+    instantiate(compose_cfg(*dataset_overrides(name, fixture_root)).dataset)  # unconditional: fine
+
+
+def test_a_folder_of_one_class_refuses_a_conditional_run(compose_cfg, tmp_path):
+    make_class_folder(tmp_path / "one", classes=("cat",))
+    cfg = compose_cfg(*folder(tmp_path / "one"), "model.conditional=true")
+    assert "has a single class" in str(config_error(lambda: instantiate(cfg.dataset)))
+
+
+def test_train_py_refuses_a_conditional_run_on_unlabelled_data(tmp_path, fixture_root):
+    args = [
+        *FAST,
+        *dataset_overrides("celeba", fixture_root),
+        "model.conditional=true",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
+    proc = run_script("train.py", *args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "model.conditional=true needs a labelled dataset, and CelebA" in one_error_line(proc)
+    assert not (tmp_path / "run" / "checkpoints").exists()

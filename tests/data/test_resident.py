@@ -43,3 +43,19 @@ def test_ranks_take_disjoint_parts_of_one_order():
     ranks = [ResidentBatches(IMAGES, batch_size=5, seed=1, rank=r, world_size=3) for r in range(3)]
     parts = [sum((ids(b) for b in loader), []) for loader in ranks]
     assert all(len(part) == 15 for part in parts) and len(set(sum(parts, []))) == 45
+
+
+def test_labels_travel_with_their_images_and_resume_alike():
+    labels = torch.arange(50) * 10  # image i has label 10 * i
+    interrupted = ResidentBatches(IMAGES, batch_size=4, seed=7, labels=labels)
+    taken = []
+    for images, batch_labels in interrupted:
+        assert batch_labels.dtype == torch.int64 and batch_labels.tolist() == [10 * i for i in ids(images)]
+        taken.append(ids(images))
+        if len(taken) == 3:
+            break
+    resumed = ResidentBatches(IMAGES, batch_size=4, seed=0, labels=labels)
+    resumed.load_state_dict(interrupted.state_dict())
+    rest = [(ids(images), batch_labels.tolist()) for images, batch_labels in resumed]
+    assert all(lab == [10 * i for i in im] for im, lab in rest)
+    assert taken + [im for im, _ in rest] == [ids(b) for b in ResidentBatches(IMAGES, batch_size=4, seed=7)]

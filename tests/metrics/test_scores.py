@@ -8,7 +8,14 @@ from hydra.utils import instantiate
 
 from dcgan.config import compose
 from dcgan.errors import ConfigError
-from dcgan.metrics.scores import InceptionScore, KernelDistance, compute_scores, frechet_distance
+from dcgan.metrics.scores import (
+    ClassAccuracy,
+    ClassLabels,
+    InceptionScore,
+    KernelDistance,
+    compute_scores,
+    frechet_distance,
+)
 
 
 def _features(n: int = 2000, dim: int = 8, seed: int = 0) -> torch.Tensor:
@@ -58,3 +65,28 @@ def test_the_score_registry_of_the_config():
     assert all(torch.isfinite(torch.tensor(v)) for v in scores.values())
     with pytest.raises(ConfigError, match="metrics=fid or metrics=\\[fid,kid,is\\]"):
         compute_scores({}, real, fake, fake)
+
+
+def test_class_accuracy_counts_the_asked_class_among_the_datasets_logits():
+    names = ["a", "b", "c"]
+    asked = torch.tensor([0, 1, 2, 0, 1, 2])
+    # logits of a 5-class classifier whose classes 2..4 are this dataset's (offset 2); logit 0 is always the largest
+    logits = torch.full((6, 5), -5.0)
+    logits[:, 0] = 10.0
+    logits[torch.arange(6), 2 + torch.tensor([0, 1, 2, 0, 1, 1])] = 1.0  # the last image looks like class b
+    real = torch.cat([_features(300, seed=k) + 3 * k for k in range(3)])
+    real_labels = torch.arange(3).repeat_interleave(300)
+    fake = torch.cat([_features(2, seed=10 + k) + 3 * k for k in (0, 1, 2)])[[0, 2, 4, 1, 3, 5]]
+    labels = ClassLabels(real_labels, asked, names, logit_offset=2)
+    scores = compute_scores({"class_accuracy": ClassAccuracy(per_class=True)}, real, fake, logits, labels)
+    assert scores["class_accuracy"] == pytest.approx(5 / 6)
+    assert [scores[f"class_accuracy/{n}"] for n in names] == [1.0, 1.0, 0.5]
+    fd = [scores[f"class_fd/{n}"] for n in names]
+    assert scores["class_fd_mean"] == pytest.approx(sum(fd) / 3, rel=1e-5)
+    assert fd == [pytest.approx(frechet_distance(real[real_labels == k], fake[asked == k]), rel=1e-5) for k in range(3)]
+    mixed = ClassLabels(real_labels, asked.roll(1), names, 2)  # each fake compared with another class's reals
+    assert compute_scores({"c": ClassAccuracy(per_class=False)}, real, fake, logits, mixed)["class_fd_mean"] > 2 * max(
+        fd
+    )
+    assert set(compute_scores({"c": ClassAccuracy(per_class=False)}, real, fake, logits, labels)) == {
+        "class_accuracy", "class_fd_mean"}  # fmt: skip

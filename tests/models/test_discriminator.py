@@ -73,3 +73,48 @@ def test_lab_options_are_clear_errors():
         build("discriminator/cblock", image_size=28, channels=1, width_factors=[])
     with pytest.raises(ConfigError, match="discriminator.norm_eps"):
         build("discriminator/dcgan", image_size=32, channels=1, norm_eps=0)
+
+
+@pytest.mark.parametrize("name", DISCRIMINATORS)
+def test_the_projection_term_makes_the_logit_depend_on_the_label(name):
+    torch.manual_seed(0)
+    no_dropout = {"dropout": 0.0} if name == "cblock" else {}
+    # train mode (BatchNorm on the batch's statistics, as in training): at init, eval mode shrinks the features to ~0
+    d = build(f"discriminator/{name}", image_size=32, channels=1, ndf=4, num_classes=4, **no_dropout)
+    x = torch.randn(3, 1, 32, 32)
+    logits = d(x, torch.tensor([0, 1, 2]))
+    assert logits.shape == (3,)
+    every_label = torch.stack([d(x, torch.full((3,), k)) for k in range(4)])  # (labels, images)
+    assert (every_label.max(0).values - every_label.min(0).values).min() > 1e-4
+    features = d.features(x)
+    head = d.head(features if name == "dcgan" else features.flatten(1)).flatten()
+    projection = (d.embed(torch.tensor([0, 1, 2])) * features.sum(dim=(2, 3))).sum(1)  # <embed(y), phi(x)>
+    torch.testing.assert_close(logits, head + projection)
+    with pytest.raises(ValueError, match="needs labels"):
+        d(x)
+
+
+def test_an_unconditional_discriminator_has_no_projection():
+    torch.manual_seed(0)
+    plain = build("discriminator/dcgan", image_size=64, channels=3)
+    assert not hasattr(plain, "embed") and sum(p.numel() for p in plain.parameters()) == 2_765_568
+    sn = build("discriminator/cblock", image_size=32, channels=1, ndf=4, num_classes=3, spectral_norm=True)
+    assert hasattr(sn.embed, "parametrizations")  # spectral norm on the projection too
+
+
+@pytest.mark.parametrize("condition", ["concat", "cbn"])
+@pytest.mark.parametrize("discriminator", DISCRIMINATORS)
+@pytest.mark.parametrize("generator", ["transposed", "upsample"])
+def test_every_conditional_pair_fits_together(generator, discriminator, condition):
+    g = build(f"generator/{generator}", image_size=28, channels=1, nz=12, ngf=4, num_classes=10, condition=condition)
+    d = build(f"discriminator/{discriminator}", image_size=28, channels=1, ndf=4, num_classes=10)
+    labels = torch.tensor([9, 0, 4, 4])
+    fake = g(torch.randn(4, 12), labels)
+    assert fake.shape == (4, 1, 28, 28)
+    out = d(fake, labels)
+    assert out.shape == (4,) and torch.isfinite(out).all()
+    out.sum().backward()  # gradients reach G's class conditioning through D
+    conditioning = (
+        g.embed.weight if condition == "concat" else next(m.scale.weight for m in g.modules() if hasattr(m, "scale"))
+    )
+    assert conditioning.grad is not None and conditioning.grad.abs().sum() > 0

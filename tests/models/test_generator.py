@@ -90,3 +90,51 @@ def test_lab_generator_options_are_clear_errors():
         build("generator/upsample", image_size=32, channels=1, convs_per_stage=0)
     with pytest.raises(ConfigError, match="generator.out_kernel"):
         build("generator/upsample", image_size=32, channels=1, out_kernel=5)
+
+
+CONDITIONAL = {
+    "transposed": lambda **kw: build("generator/transposed", image_size=32, channels=1, nz=12, ngf=4, **kw),
+    "upsample-linear": lambda **kw: build("generator/upsample", image_size=28, channels=3, nz=12, ngf=4, **kw),
+    "upsample-transposed": lambda **kw: build(
+        "generator/upsample", image_size=16, channels=1, nz=12, ngf=4, projection="transposed", **kw
+    ),
+}
+
+
+@pytest.mark.parametrize("condition", ["concat", "cbn"])
+@pytest.mark.parametrize("name", CONDITIONAL)
+def test_a_conditional_generator_draws_the_class_it_is_given(name, condition):
+    g = CONDITIONAL[name](num_classes=5, class_names=list("abcde"), condition=condition)
+    assert (g.num_classes, g.class_names, g.condition) == (5, list("abcde"), condition)
+    z, labels = torch.randn(6, 12), torch.tensor([0, 1, 2, 3, 4, 0])
+    x = g(z, labels)
+    assert x.shape == (6, g.channels, g.image_size, g.image_size) and x.min() >= -1 and x.max() <= 1
+    other = g(z, (labels + 1) % 5)  # the same latents, other classes
+    assert ((other - x).flatten(1).abs().max(dim=1).values > 1e-4).all()  # the label steers every image
+    g.eval()
+    torch.testing.assert_close(g(z[:2], labels[:2]), g(z, labels)[:2])  # eval mode: per sample
+    with pytest.raises(ValueError, match="needs labels"):
+        g(z)
+    kinds = {type(m).__name__ for m in g.modules()}
+    assert ("ConditionalBatchNorm" in kinds) == (condition == "cbn") and hasattr(g, "embed") == (condition == "concat")
+
+
+def test_unconditional_generators_keep_their_weights_and_names():
+    for name in ("generator/transposed", "generator/upsample"):
+        torch.manual_seed(0)
+        plain = build(name, image_size=32, channels=1, ngf=8)
+        assert plain.num_classes == 0 and plain.class_names == [] and not hasattr(plain, "embed")
+        torch.manual_seed(0)
+        conditional = build(name, image_size=32, channels=1, ngf=8, num_classes=3)
+        assert set(conditional.state_dict()) - set(plain.state_dict()) == {"embed.weight"}
+        assert not any("embed" in k or "scale" in k for k in plain.state_dict())
+    torch.manual_seed(0)
+    g = build("generator/transposed", image_size=64, channels=3)
+    assert sum(p.numel() for p in g.parameters()) == 3_576_704  # the tutorial's netG, unchanged
+
+
+def test_bad_conditioning_is_a_clear_error():
+    with pytest.raises(ConfigError, match="generator.condition='film' is not supported"):
+        build("generator/transposed", image_size=32, channels=1, num_classes=3, condition="film")
+    with pytest.raises(ConfigError, match="generator.embed_dim=0"):
+        build("generator/transposed", image_size=32, channels=1, num_classes=3, embed_dim=0)

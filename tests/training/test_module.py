@@ -11,8 +11,8 @@ import torch
 from hydra.utils import instantiate
 from lightning.pytorch import Callback
 
-from dcgan.cli.train import build_trainer, train
-from dcgan.errors import ConfigError
+from dcgan.cli.train import build_trainer, set_classes, train
+from dcgan.errors import ConfigError, find_user_error
 from tests.conftest import LONG
 from tests.helpers import StepRecorder, read_ckpt
 
@@ -268,3 +268,47 @@ def test_checkpoints_hold_both_nets_parameter_counts(compose_cfg, tmp_path):
     assert counts == {"generator": sum(p.numel() for p in g.parameters()),
                       "discriminator": sum(p.numel() for p in d.parameters())}  # fmt: skip
     assert counts["generator"] > 0 and counts["discriminator"] > 0
+
+
+class BatchLabels(Callback):
+    """Keeps the labels of every training batch the model receives."""
+
+    def __init__(self) -> None:
+        self.labels = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.labels.append(batch[1].clone())
+
+
+def test_a_conditional_step_gives_g_d_and_the_ema_the_batch_labels(compose_cfg):
+    cfg = compose_cfg("model.conditional=true", "ema=on", "loss=wgan_gp",
+                      "discriminator.norm=none", "regularizer=r1", "trainer.max_steps=4")  # fmt: skip
+    dm = instantiate(cfg.dataset)
+    set_classes(cfg, dm.class_names())
+    model, calls = instantiate(cfg.model), {"generator": [], "discriminator": [], "ema": []}
+    for name, net in (("generator", model.generator), ("discriminator", model.discriminator),
+                      ("ema", model.generator_ema.module)):  # fmt: skip
+        net.register_forward_pre_hook(lambda m, args, name=name: calls[name].append(args))
+    trainer, seen = build_trainer(cfg), BatchLabels()
+    trainer.callbacks.append(seen)
+    trainer.fit(model, datamodule=dm)
+    batch = cfg.dataset.batch_size
+    training = {k: [args for args in v if len(args[0]) == batch] for k, v in calls.items()}  # not the grids
+    assert len(seen.labels) == 2 and len(training["generator"]) == 2 and len(training["ema"]) == 2
+    # per iteration D judges: real (+ the penalty's interpolates) and fake in its step, fake in G's
+    assert len(training["discriminator"]) == 2 * 4
+    for i, labels in enumerate(seen.labels):
+        for name, per_iteration in (("generator", 1), ("ema", 1), ("discriminator", 4)):
+            for args in training[name][i * per_iteration : (i + 1) * per_iteration]:
+                assert len(args) == 2 and torch.equal(args[1], labels), name
+    grids = [args for args in calls["ema"] if len(args[0]) != batch]  # an EMA G draws the grids
+    assert grids and all(torch.equal(a[1], torch.arange(10).repeat_interleave(8)) for a in grids)  # the class grid
+
+
+def test_conditional_settings_that_do_not_fit_are_clear_errors(compose_cfg):
+    with pytest.raises(Exception) as info:
+        instantiate(compose_cfg("model.conditional=true").model)  # no classes set
+    assert "model.conditional=true needs generator.num_classes" in str(find_user_error(info.value))
+    with pytest.raises(Exception) as info:
+        instantiate(compose_cfg("generator.num_classes=3", "discriminator.num_classes=3").model)
+    assert "need model.conditional=true" in str(find_user_error(info.value))

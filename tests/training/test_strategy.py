@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import FAST
 from tests.helpers import run_script
 
 
-def test_ddp_two_cpu_processes(tmp_path, data_dir):
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["model.conditional=true", "loss=wgan_gp", "discriminator.norm=none"],
+    ],  # labels in every D call, the penalty's too
+    ids=["plain", "conditional"],
+)
+def test_ddp_two_cpu_processes(tmp_path, data_dir, overrides):
     run_dir = tmp_path / "run"
     args = [
-        *FAST, f"paths.data_dir={data_dir}", "trainer.max_steps=6", "trainer.accelerator=cpu", "trainer.devices=2",
+        *FAST, *overrides, f"paths.data_dir={data_dir}", "trainer.max_steps=6", "trainer.accelerator=cpu",
+        "trainer.devices=2",
         f"hydra.run.dir={run_dir}", "+callbacks.sync._target_=tests.helpers.ParamSyncReport",
         f"+callbacks.sync.dirpath={run_dir}/ddp",
     ]  # fmt: skip

@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from PIL import Image
 
+from dcgan.data import split_batch
 from dcgan.images import PANELS, write_run_pictures
 from dcgan.loggers import log_image
 
@@ -23,8 +24,9 @@ class RunPictures(Callback):
     """Keeps the logged losses and D outputs of every iteration (in checkpoints too, so a resumed run
     draws its whole history) and writes, in ``dirpath``, at every checkpoint (so a killed run has them)
     and when training ends: ``progress.gif`` (the grids in ``samples_dir``), ``losses.png`` and
-    ``real_vs_fake.png`` (the last real batch beside G(fixed noise)); at the end real_vs_fake also goes
-    to the image loggers. Rank zero writes."""
+    ``real_vs_fake.png`` (the last real batch beside G(fixed noise); for a class-conditional model the real
+    images sorted into the rows of its class grid); at the end real_vs_fake also goes to the image loggers.
+    Rank zero writes."""
 
     def __init__(self, dirpath: str | Path, samples_dir: str | Path | None, smoothing: float, frame_ms: int) -> None:
         self.dirpath, self.samples_dir = Path(dirpath), samples_dir
@@ -74,10 +76,13 @@ class RunPictures(Callback):
 
     def _write(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Path]:
         fake = pl_module.grid_images().cpu()
-        real = None if self._real is None else self._real[: len(fake)].cpu()
+        real, labels = (None, None) if self._real is None else split_batch(self._real)
+        if real is not None and labels is None:
+            real = real[: len(fake)]
         return write_run_pictures(
-            self.dirpath, self.samples_dir, self.history(), real, fake, self.smoothing, self.frame_ms
-        )
+            self.dirpath, self.samples_dir, self.history(), real, fake, self.smoothing, self.frame_ms,
+            pl_module.classes, labels,
+        )  # fmt: skip
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict) -> None:
         if trainer.is_global_zero:

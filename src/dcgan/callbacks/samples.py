@@ -6,6 +6,7 @@ from pathlib import Path
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from dcgan.data import split_batch
 from dcgan.errors import ConfigError
 from dcgan.images import grid_image, sample_grid, titled, to_uint8
 from dcgan.loggers import log_image
@@ -13,7 +14,9 @@ from dcgan.loggers import log_image
 
 class SampleGrid(Callback):
     """Every ``every_n_steps`` global steps, at the start and at the end: G(fixed_noise) as
-    ``samples/step_XXXXXXX.png``, titled with its iteration, and as ``samples`` in each logger. Rank zero only."""
+    ``samples/step_XXXXXXX.png``, titled with its iteration, and as ``samples`` in each logger. Rank zero only.
+    A class-conditional model's grid has one row per class, named: ``nrow`` of the fixed latents, the same
+    ones in every row."""
 
     def __init__(self, dirpath: str | Path, every_n_steps: int, nrow: int) -> None:
         if int(every_n_steps) <= 0:
@@ -38,7 +41,7 @@ class SampleGrid(Callback):
         self._last_step = step
         if not trainer.is_global_zero:
             return
-        picture = sample_grid(pl_module.grid_images(), self.nrow, pl_module.iteration)
+        picture = sample_grid(pl_module.grid_images(self.nrow), self.nrow, pl_module.iteration, pl_module.classes)
         self.dirpath.mkdir(parents=True, exist_ok=True)
         picture.save(self.dirpath / f"step_{step:07d}.png")
         for logger in trainer.loggers:
@@ -56,7 +59,8 @@ class TrainingImages(Callback):
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int) -> None:
         if trainer.global_step != 0 or not trainer.is_global_zero:
             return
-        picture = titled(grid_image(to_uint8(batch[: self.num_images].cpu()), self.nrow), "Training Images")
+        images, _ = split_batch(batch)
+        picture = titled(grid_image(to_uint8(images[: self.num_images].cpu()), self.nrow), "Training Images")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         picture.save(self.path)
         for logger in trainer.loggers:

@@ -10,10 +10,16 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ThroughputMonitor
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
+from dcgan.data import split_batch
 from dcgan.loggers import WandbLogger
 
 # Logged key -> how the summary and the progress bar name it.
 SHOWN = {"train/loss_d": "loss_d", "train/loss_g": "loss_g", "train/d_real": "D(x)", "train/d_fake": "D(G(z))"}
+
+
+def batch_size(batch) -> int:
+    """The images in a training batch (images, or (images, labels))."""
+    return len(split_batch(batch)[0])
 
 
 class RunSummary(ThroughputMonitor):
@@ -23,7 +29,7 @@ class RunSummary(ThroughputMonitor):
     When training ends: iterations, optimizer steps, time, images/s, the last losses, where outputs went."""
 
     def __init__(self, window_size: int) -> None:
-        super().__init__(batch_size_fn=len, window_size=int(window_size))
+        super().__init__(batch_size_fn=batch_size, window_size=int(window_size))
         self.batches, self.measured = 0, 0
         self.last: dict[str, float] = {}
 
@@ -32,7 +38,7 @@ class RunSummary(ThroughputMonitor):
         stage = trainer.state.stage
         self.batches += 1
         self._batches[stage] += 1
-        self._samples[stage] += len(batch)
+        self._samples[stage] += batch_size(batch)
         if trainer._logger_connector.should_update_logs:
             self._measure(trainer)
 

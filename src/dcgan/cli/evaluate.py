@@ -1,4 +1,5 @@
-"""``evaluate(cfg)``: FID / KID / IS of a trained generator against its dataset's real images."""
+"""``evaluate(cfg)``: FID / KID / IS of a trained generator against its dataset's real images; the class
+accuracy and per-class FD of a class-conditional one."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from dcgan.checkpoints import LoadedGenerator, generator_of
 from dcgan.cli.device import resolve_device
 from dcgan.errors import ConfigError
 from dcgan.images import render
-from dcgan.latents import latents
-from dcgan.metrics.features import build_feature_net, extract
-from dcgan.metrics.real import load_datamodule, real_sets, with_split
-from dcgan.metrics.scores import compute_scores
+from dcgan.latents import cycling_labels, latents
+from dcgan.metrics.features import build_feature_net, class_logit_offset, extract
+from dcgan.metrics.real import RealSets, load_datamodule, real_sets, with_split
+from dcgan.metrics.scores import ClassLabels, compute_scores
+from dcgan.models.generator import class_names
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +56,20 @@ def load_generators(cfg: DictConfig) -> list[LoadedGenerator]:
     return [first, generator_of(cfg, "evaluate.py", use_ema=False)] if choice == "both" else [first]
 
 
-def _score(generator: nn.Module, net: nn.Module, cfg: DictConfig, scores: dict, real, device) -> dict:
+def _score(
+    generator: nn.Module, net: nn.Module, cfg: DictConfig, scores: dict, real: RealSets, device, offset: int | None
+) -> dict:
+    """The scores of ``generator``'s images (a conditional one's classes in turn); ``offset``: where the
+    dataset's classes start among the classifier's logits, for the scores by class (None: none asked)."""
     metrics, batch_size = cfg.metrics, int(cfg.metrics.batch_size)
+    classes = class_names(generator)
     start = time.perf_counter()
-    images = render(generator, latents(metrics.num_samples, generator.nz, cfg.seed), batch_size, device)
+    asked = cycling_labels(metrics.num_samples, list(range(len(classes)))) if classes else None  # classes in turn
+    images = render(generator, latents(metrics.num_samples, generator.nz, cfg.seed), batch_size, device, asked)
     fake, fake_logits = extract(net, images.split(batch_size), device)
     log.info(f"features of {len(fake)} generated images in {time.perf_counter() - start:.1f}s")
-    record = {"num_samples": len(fake), "scores": compute_scores(scores, real.features, fake, fake_logits)}
+    labels = None if offset is None else ClassLabels(real.labels, asked, classes, offset)
+    record = {"num_samples": len(fake), "scores": compute_scores(scores, real.features, fake, fake_logits, labels)}
     if hasattr(net, "rates"):  # the face network: the share of images with a face found
         record["rates"] = net.rates(fake_logits)
     return record
@@ -78,15 +87,31 @@ def evaluate(cfg: DictConfig) -> dict:
     if int(metrics.num_samples) < 2:
         raise ConfigError(f"metrics.num_samples={metrics.num_samples} is invalid: use 2 or more (10000 is the norm)")
     scores = instantiate(metrics.get("scores") or {})
+    classes = class_names(generator)
+    by_class = [name for name, score in scores.items() if getattr(score, "needs_labels", False)]
+    if by_class and not classes:
+        raise ConfigError(
+            f"metrics={by_class[0]} measures a class-conditional generator, and {cfg.ckpt_path} was trained with "
+            "model.conditional=false: use metrics=fid (or kid, is)"
+        )
     device, batch_size = resolve_device(cfg.device), int(metrics.batch_size)
     datamodule = load_datamodule(_dataset_config(cfg, run_cfg))
     net = build_feature_net(instantiate(metrics.features), metrics.feature, datamodule.channels, datamodule.name)
+    classes = class_names(generators[0].net)
+    by_class = [name for name, score in scores.items() if getattr(score, "needs_labels", False)]
+    if by_class and not classes:
+        raise ConfigError(
+            f"metrics={by_class[0]} measures a class-conditional generator, and {cfg.ckpt_path} was trained with "
+            "model.conditional=false: use metrics=fid (or kid, is)"
+        )
     if net.kind == "face" and "is" in scores:
         raise ConfigError("metrics=is needs class logits and the face network has none: use metrics=[fid,kid]")
+    offset = class_logit_offset(net, datamodule.name, len(classes)) if by_class else 0
     num_real = metrics.num_real or metrics.num_samples
     real = real_sets(datamodule, metrics.split, net, num_real, metrics.cache_dir, batch_size, device,
-                     floor=bool(metrics.get("floor", False)))  # fmt: skip
-    records = {g.weights: _score(g.net, net, cfg, scores, real, device) for g in generators}
+                     floor=bool(metrics.get("floor", False)), with_labels=bool(by_class))  # fmt: skip
+    records = {g.weights: _score(g.net, net, cfg, scores, real, device, offset if by_class else None)
+               for g in generators}  # fmt: skip
     first = records[generators[0].weights]
     result = {
         "ckpt_path": str(cfg.ckpt_path),
@@ -100,6 +125,7 @@ def evaluate(cfg: DictConfig) -> dict:
         "num_samples": first["num_samples"],
         "num_real": len(real.features),
         "seed": int(cfg.seed),
+        "classes": classes,
         "scores": first["scores"],
         "generators": records,
         "floor": None if real.floor is None else {"fd": real.floor, "num_real": len(real.features)},
@@ -118,8 +144,8 @@ def _print(result: dict, dataset: str) -> None:
     num_real, split = result["num_real"], result["split"]
     for which, record in result["generators"].items():
         what = f"{which} generator; {result['feature']} features, {record['num_samples']} generated vs {num_real}"
-        for name, value in record["scores"].items():
-            print(f"{name}: {value:.4f}  ({what} real {split} images of {dataset})")
+        for name, value in record["scores"].items():  # per class ("fd/<class>"): the same images
+            print(f"{name}: {value:.4f}" + ("" if "/" in name else f"  ({what} real {split} images of {dataset})"))
         for name, value in record.get("rates", {}).items():
             real = result["real_rates"][name]
             print(f"{name}: {value:.4f}  ({which} generator, {record['num_samples']} images; real images: {real:.4f})")

@@ -11,17 +11,19 @@ from pathlib import Path
 import numpy as np
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from PIL import Image
 
 from dcgan.callbacks.pictures import RunPictures
 from dcgan.checkpoints import LoadedGenerator, generator_of
 from dcgan.cli.device import resolve_device
 from dcgan.cli.export import export_format, export_generator
+from dcgan.data import split_batch
 from dcgan.errors import ConfigError, whole_number
 from dcgan.files import check_writable
-from dcgan.images import grid_image, render, write_gif, write_run_pictures
-from dcgan.latents import interpolation_latents, latents, ping_pong
+from dcgan.images import GRID_COLUMNS, grid_image, render, write_gif, write_run_pictures
+from dcgan.latents import class_rows, cycling_labels, interpolation_latents, latents, ping_pong
+from dcgan.models.generator import class_names
 from dcgan.training.module import draw
 
 log = logging.getLogger(__name__)
@@ -52,15 +54,18 @@ def output_kind(path: Path, fmt: str) -> tuple[str, Path]:
     return fmt, path
 
 
-def write_images(images: torch.Tensor, outputs: list[str], fmt: str, nrow: int) -> list[Path]:
-    """uint8 images (N, C, H, W) to each output: ``.npz`` (key ``images``), a grid picture, or a folder of
-    PNGs (``000000.png`` ...). Returns the paths written."""
+def write_images(
+    images: torch.Tensor, outputs: list[str], fmt: str, nrow: int, labels: torch.Tensor | None = None
+) -> list[Path]:
+    """uint8 images (N, C, H, W) to each output: ``.npz`` (key ``images``, and ``labels`` (N,) int64: the
+    class of each image, where given), a grid picture, or a folder of PNGs (``000000.png`` ...). Returns the
+    paths written."""
     written = []
     for output in outputs:
         kind, path = output_kind(Path(output), fmt)
         path.parent.mkdir(parents=True, exist_ok=True)
         if kind == "npz":
-            np.savez(path, images=images.numpy())
+            np.savez(path, images=images.numpy(), **({} if labels is None else {"labels": labels.numpy()}))
         elif kind == "grid":
             grid_image(images, nrow).save(path)
         else:
@@ -76,12 +81,39 @@ def _outputs(cfg: DictConfig) -> list[str]:
     return [str(output)] if isinstance(output, str | Path) else [str(o) for o in output]
 
 
+def class_index(item, names: list[str]) -> int:
+    """The index of the class ``item`` names (by its index or its name); ConfigError for any other."""
+    if isinstance(item, str) and item in names:
+        return names.index(item)
+    if isinstance(item, int) and not isinstance(item, bool) and 0 <= item < len(names):
+        return item
+    listed = ", ".join(f"{i}={name}" for i, name in enumerate(names))
+    raise ConfigError(f"label={item} is not a class of this generator: use 0 to {len(names) - 1} ({listed})")
+
+
+def asked_labels(label, generator: torch.nn.Module, n: int) -> torch.Tensor | None:
+    """(n,) labels for ``label`` (a class index or name, or a list of them, taken in turn; None: every class
+    in turn) of a class-conditional ``generator``; None for an unconditional one, which takes no ``label``."""
+    names = class_names(generator)
+    if not names:
+        if label is not None:
+            raise ConfigError(
+                f"label={label}: this generator is not class-conditional (model.conditional=false): drop label"
+            )
+        return None
+    asked = list(range(len(names))) if label is None else list(label) if isinstance(label, ListConfig) else [label]
+    if not asked:
+        raise ConfigError("label=[]: give a class (label=3), a list (label=[0,3]) or no label (every class in turn)")
+    return cycling_labels(n, [class_index(item, names) for item in asked])
+
+
 def generate_samples(cfg: DictConfig, loaded: LoadedGenerator) -> list[Path]:
     start = time.perf_counter()
+    labels = asked_labels(cfg.get("label"), loaded.net, int(cfg.num_samples))
     z = latents(cfg.num_samples, loaded.net.nz, cfg.seed, cfg.get("truncation"))
-    images = render(loaded.net, z, cfg.batch_size, resolve_device(cfg.device))
+    images = render(loaded.net, z, cfg.batch_size, resolve_device(cfg.device), labels)
     nrow = cfg.get("nrow") or math.ceil(math.sqrt(len(images)))
-    written = write_images(images, _outputs(cfg), cfg.format, nrow)
+    written = write_images(images, _outputs(cfg), cfg.format, nrow, labels)
     log.info(f"{len(images)} samples {tuple(images.shape[1:])} in {time.perf_counter() - start:.2f}s")
     return written
 
@@ -90,8 +122,11 @@ def generate_interpolation(cfg: DictConfig, loaded: LoadedGenerator) -> list[Pat
     spec = cfg.interpolation
     ends = latents(2 * int(spec.rows), loaded.net.nz, cfg.seed, cfg.get("truncation"))
     z = interpolation_latents(ends[0::2], ends[1::2], spec.steps, spec.method)
-    images = render(loaded.net, z, cfg.batch_size, resolve_device(cfg.device))
-    written = write_images(images, _outputs(cfg), cfg.format, nrow=int(spec.steps))
+    rows = len(z) // int(spec.steps)  # a conditional G: one class per row, as ``label`` asks
+    labels = asked_labels(cfg.get("label"), loaded.net, rows)
+    labels = None if labels is None else labels.repeat_interleave(int(spec.steps))
+    images = render(loaded.net, z, cfg.batch_size, resolve_device(cfg.device), labels)
+    written = write_images(images, _outputs(cfg), cfg.format, nrow=int(spec.steps), labels=labels)
     if spec.get("gif"):
         rows = images.reshape(-1, int(spec.steps), *images.shape[1:])  # (rows, steps, C, H, W)
         frames = [grid_image(rows[:, t], nrow=min(len(rows), 8)) for t in range(int(spec.steps))]
@@ -101,12 +136,12 @@ def generate_interpolation(cfg: DictConfig, loaded: LoadedGenerator) -> list[Pat
     return written
 
 
-def _real_batch(config: DictConfig, n: int, seed: int) -> torch.Tensor | None:
+def _real_batch(config: DictConfig, n: int, seed: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     try:
-        return instantiate(config.dataset).real_batch(n, seed)
+        return split_batch(instantiate(config.dataset).real_batch(n, seed))
     except Exception as error:  # the data may live elsewhere now: draw the rest anyway
         log.warning(f"real_vs_fake.png skipped: cannot read the run's dataset ({' '.join(str(error).split())})")
-        return None
+        return None, None
 
 
 @torch.inference_mode()
@@ -123,8 +158,11 @@ def generate_pictures(cfg: DictConfig, loaded: LoadedGenerator) -> list[Path]:
     noise = noise if noise is not None else torch.randn(64, loaded.net.nz)
     # As the run drew its grids: batch statistics where it did (not for an EMA generator), else eval mode.
     batch_stats = bool(OmegaConf.select(loaded.config, "model.grid_batch_stats", default=False))
-    fake = draw(loaded.net, noise, batch_stats and loaded.weights == "raw")
-    real = _real_batch(loaded.config, len(fake), cfg.seed)
+    classes, labels = class_names(loaded.net), None
+    if classes:  # a class grid, as the run drew it: one row per class
+        noise, labels = class_rows(noise[:GRID_COLUMNS], len(classes))
+    fake = draw(loaded.net, noise, batch_stats and loaded.weights == "raw", labels)
+    real, real_labels = _real_batch(loaded.config, len(noise) if classes else len(fake), cfg.seed)
     settings = OmegaConf.select(loaded.config, "callbacks.pictures")
     if settings is None:
         raise ConfigError(
@@ -132,7 +170,9 @@ def generate_pictures(cfg: DictConfig, loaded: LoadedGenerator) -> list[Path]:
         )
     out_dir = Path(cfg.output) if cfg.get("output") else run_dir
     history = RunPictures.history_in(loaded.checkpoint)
-    written = write_run_pictures(out_dir, samples_dir, history, real, fake, settings.smoothing, settings.frame_ms)
+    written = write_run_pictures(
+        out_dir, samples_dir, history, real, fake, settings.smoothing, settings.frame_ms, classes, real_labels
+    )
     return list(written.values())
 
 

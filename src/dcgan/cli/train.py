@@ -15,7 +15,7 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 import dcgan.training.strategy  # noqa: F401  (registers the GAN DDP strategy as "ddp")
 from dcgan.checkpoints import AtomicCheckpointIO, check_compatible, prepare_folders, resolve_ckpt_path
@@ -119,13 +119,25 @@ def check_optimized_metric(metric: str | None, model: DCGAN, trainer: L.Trainer)
         )
 
 
+def set_classes(cfg: DictConfig, names: list[str]) -> None:
+    """A class-conditional run's classes into the nets' configs (stored with the run, so every checkpoint
+    rebuilds its nets and names its classes)."""
+    with open_dict(cfg):
+        cfg.generator.num_classes = cfg.discriminator.num_classes = len(names)
+        cfg.generator.class_names = list(names)
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train a GAN as ``cfg`` says; returns the last logged metrics (floats)."""
     _quiet_third_party()
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-    model = instantiate(cfg.model)  # first: a config the nets refuse stops before any data is touched
-    datamodule = instantiate(cfg.dataset)
+    datamodule = None
+    if cfg.model.get("conditional"):  # the nets' class count comes from the data: find it first
+        datamodule = instantiate(cfg.dataset)
+        set_classes(cfg, datamodule.class_names())
+    model = instantiate(cfg.model)  # else first: a config the nets refuse stops before any data is touched
+    datamodule = datamodule or instantiate(cfg.dataset)
     # The resolved run config travels in every checkpoint (and to the loggers as the run's config):
     # generate.py / evaluate.py rebuild the nets from it without repeating the training overrides.
     model.save_hyperparameters(OmegaConf.to_container(cfg, resolve=True))

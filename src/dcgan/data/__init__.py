@@ -1,6 +1,6 @@
 from dcgan.data.array import ArrayDataModule, ArrayImages, ArraySource
 from dcgan.data.celeba import CelebASource
-from dcgan.data.datamodule import ImageDataModule
+from dcgan.data.datamodule import ImageDataModule, split_batch
 from dcgan.data.folder import ImageFiles
 from dcgan.data.idx import IdxSource
 from dcgan.data.sources import LocalSource, Source, SyntheticSource, TorchvisionSource
@@ -18,6 +18,7 @@ __all__ = [
     "Source",
     "SyntheticSource",
     "TorchvisionSource",
+    "split_batch",
     "to_unit_range",
     "uint8_transform",
 ]

@@ -1,4 +1,5 @@
-"""The decoded dataset as one uint8 tensor file (N x C x H x W): decode and resize once, then batch from memory."""
+"""The decoded dataset as one uint8 tensor file (N x C x H x W, and the N class labels where asked): decode and
+resize once, then batch from memory."""
 
 from __future__ import annotations
 
@@ -22,8 +23,12 @@ def cache_file(cache_dir: str, name: str, key: str, channels: int, image_size: i
     return Path(cache_dir) / f"{name or 'dataset'}_{channels}x{image_size}_{digest}.pt"
 
 
-def load_cache(path: Path, key: str, shape: tuple[int, int, int]) -> torch.Tensor | None:
-    """The cached images if ``path`` holds them for ``key`` at ``shape`` (C, H, W), else None."""
+Cached = tuple[torch.Tensor, torch.Tensor | None]  # uint8 images (N, C, H, W), int64 labels (N,) or None
+
+
+def load_cache(path: Path, key: str, shape: tuple[int, int, int], labels: bool = False) -> Cached | None:
+    """(images, labels) if ``path`` holds the images for ``key`` at ``shape`` (C, H, W) and, with
+    ``labels``, their labels (a cache built without them is built again); else None."""
     if not path.is_file():
         return None
     try:
@@ -35,14 +40,21 @@ def load_cache(path: Path, key: str, shape: tuple[int, int, int]) -> torch.Tenso
     if saved.get("key") != key or images.dtype != torch.uint8 or tuple(images.shape[1:]) != tuple(shape):
         log.info("dataset cache %s was made for other images: rebuilding it", path)
         return None
-    return images
+    if labels and saved.get("labels") is None:
+        log.info("dataset cache %s holds no class labels: rebuilding it with them", path)
+        return None
+    return images, saved.get("labels") if labels else None
 
 
-def build_cache(dataset: Dataset, path: Path, key: str, shape: tuple[int, int, int], num_workers: int) -> torch.Tensor:
-    """Decode ``dataset`` (uint8 items) in order into one tensor, skipping unreadable files; save it atomically."""
+def build_cache(
+    dataset: Dataset, path: Path, key: str, shape: tuple[int, int, int], num_workers: int, labels: bool = False
+) -> Cached:
+    """Decode ``dataset`` (uint8 items) in order into one tensor (and, with ``labels``, its labels into
+    another), skipping unreadable files; save them atomically."""
     images = torch.empty((len(dataset), *shape), dtype=torch.uint8)
+    targets = torch.empty(len(dataset), dtype=torch.long) if labels else None
     loader = DataLoader(
-        SkipUnreadable(dataset, replace=False),
+        SkipUnreadable(dataset, replace=False, labels=labels),
         batch_size=256,
         num_workers=num_workers,
         collate_fn=collate_readable,
@@ -52,6 +64,8 @@ def build_cache(dataset: Dataset, path: Path, key: str, shape: tuple[int, int, i
     log.info("building the dataset cache %s from %d images", path, len(dataset))
     for batch in loader:
         images[count : count + len(batch.images)] = batch.images
+        if targets is not None and batch.labels is not None:
+            targets[count : count + len(batch.labels)] = batch.labels
         count += len(batch.images)
         skipped += batch.skipped
     if skipped:
@@ -59,23 +73,26 @@ def build_cache(dataset: Dataset, path: Path, key: str, shape: tuple[int, int, i
     if count == 0:
         raise ConfigError(f"no readable image among the {len(dataset)} files of the dataset: check it")
     images = images[:count].clone() if count < len(images) else images
+    if targets is not None:
+        targets = targets[:count].clone() if count < len(targets) else targets
     try:
-        atomic_save({"images": images, "key": key, "skipped": skipped}, path)
+        atomic_save({"images": images, "key": key, "skipped": skipped, "labels": targets}, path)
     except OSError as error:
         raise ConfigError(f"cannot write the dataset cache {path} ({error}): set dataset.cache_dir") from error
     log.info("dataset cache %s: %d images, %.1f MB", path, count, images.numel() / 1e6)
-    return images
+    return images, targets
 
 
 class CachedImages(Dataset):
-    """Rows of a uint8 image tensor (on the CPU or the training GPU); training batches come from
-    ``dcgan.data.resident.ResidentBatches`` over ``images``."""
+    """Rows of a uint8 image tensor (on the CPU or the training GPU), with their labels where there are
+    labels: ``(image, label)`` items then; training batches come from ``dcgan.data.resident.ResidentBatches``
+    over ``images`` (and ``labels``)."""
 
-    def __init__(self, images: torch.Tensor) -> None:
-        self.images = images
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+        self.images, self.labels = images, labels
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.images[index]
+    def __getitem__(self, index: int):
+        return self.images[index] if self.labels is None else (self.images[index], self.labels[index])

@@ -16,10 +16,12 @@ DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
 class Batch(NamedTuple):
-    """A batch of uint8 images and the files skipped while loading it (``name: error``)."""
+    """A batch of uint8 images, the files skipped while loading it (``name: error``) and, where the loader
+    was asked for them, the images' int64 class labels."""
 
     images: torch.Tensor
     skipped: list[str]
+    labels: torch.Tensor | None = None
 
 
 def item_name(dataset: Dataset, index: int) -> str:
@@ -34,13 +36,14 @@ def item_name(dataset: Dataset, index: int) -> str:
 
 
 class SkipUnreadable(Dataset):
-    """``dataset[i]`` as ``(image, skipped)``; an unreadable item is replaced by the next readable one
-    (``replace=True``, the batch keeps its size) or by None (``replace=False``, for the cache builder).
-    ``skipped`` names the unreadable items met on the way.
+    """``dataset[i]`` as ``(image, label, skipped)`` (``label``: the item's class with ``labels=True``, else
+    None); an unreadable item is replaced by the next readable one (``replace=True``, the batch keeps its
+    size) or by None (``replace=False``, for the cache builder). ``skipped`` names the unreadable items met
+    on the way.
     """
 
-    def __init__(self, dataset: Dataset, replace: bool = True, max_in_a_row: int = 64) -> None:
-        self.dataset, self.replace, self.max_in_a_row = dataset, replace, max_in_a_row
+    def __init__(self, dataset: Dataset, replace: bool = True, max_in_a_row: int = 64, labels: bool = False) -> None:
+        self.dataset, self.replace, self.max_in_a_row, self.labels = dataset, replace, max_in_a_row, bool(labels)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -50,17 +53,22 @@ class SkipUnreadable(Dataset):
         for attempt in range(min(self.max_in_a_row, len(self))):
             i = (index + attempt) % len(self)
             try:
-                return self.dataset[i][0], skipped
+                item = self.dataset[i]
             except DECODE_ERRORS as error:
                 skipped.append(f"{item_name(self.dataset, i)}: {' '.join(str(error).split())}")
                 if not self.replace:
-                    return None, skipped
+                    return None, None, skipped
+                continue
+            return item[0], int(item[1]) if self.labels else None, skipped
         raise ConfigError(f"{len(skipped)} image files in a row are unreadable, e.g. {skipped[0]}: check the dataset")
 
 
 def collate_readable(samples: list) -> Batch:
-    """Stack the readable images of ``[(image | None, skipped), ...]``; keep the skipped names."""
-    images = [image for image, _ in samples if image is not None]
-    skipped = [name for _, names in samples for name in names]
-    stacked = torch.stack(images) if images else torch.empty(0, dtype=torch.uint8)
-    return Batch(stacked, skipped)
+    """Stack the readable images of ``[(image | None, label | None, skipped), ...]`` (and their labels where
+    there are labels); keep the skipped names."""
+    readable = [(image, label) for image, label, _ in samples if image is not None]
+    skipped = [name for *_, names in samples for name in names]
+    stacked = torch.stack([image for image, _ in readable]) if readable else torch.empty(0, dtype=torch.uint8)
+    labelled = readable and readable[0][1] is not None
+    labels = torch.tensor([label for _, label in readable], dtype=torch.long) if labelled else None
+    return Batch(stacked, skipped, labels)

@@ -58,10 +58,16 @@ class GrayClassifier(nn.Module):
 
 
 def save_classifier(
-    net: GrayClassifier, path: str | Path, datasets: list[str], accuracy: dict[str, float], command: str
+    net: GrayClassifier,
+    path: str | Path,
+    datasets: list[str],
+    accuracy: dict[str, float],
+    command: str,
+    class_offsets: dict[str, int] | None = None,
 ) -> Path:
-    """Write the weights with the architecture, the training datasets, the test accuracy and the command
-    that trained it (with the torch version)."""
+    """Write the weights with the architecture, the training datasets (``class_offsets``: where each one's
+    classes start among the logits; default: the first at 0), the test accuracy and the command that
+    trained it (with the torch version)."""
     record = {
         "command": command,
         "torch": str(torch.__version__),
@@ -70,6 +76,7 @@ def save_classifier(
         "width": net.width,
         "feature_dim": net.feature_dim,
         "datasets": list(datasets),
+        "class_offsets": dict(class_offsets or {datasets[0]: 0}),
         "test_accuracy": dict(accuracy),
     }
     return atomic_save(record, path)

@@ -22,7 +22,8 @@ AUTO = "auto"
 
 class DomainFeatures(nn.Module):
     """The domain classifier at ``path`` (None: the one shipped with the package): its penultimate
-    activations and its logits, in one forward. ``datasets``: what it was trained on."""
+    activations and its logits, in one forward. ``datasets``: what it was trained on; ``class_offsets``: where
+    each one's classes start among the logits (files without them: one dataset, at 0)."""
 
     kind = "domain"
 
@@ -30,6 +31,8 @@ class DomainFeatures(nn.Module):
         super().__init__()
         classifier, record, fingerprint = load_classifier(path or SHIPPED_CLASSIFIER)
         self.classifier, self.datasets = classifier.eval(), list(record["datasets"])
+        offsets = record.get("class_offsets")
+        self.class_offsets = dict(offsets) if offsets else ({self.datasets[0]: 0} if len(self.datasets) == 1 else {})
         self.id = f"domain-{fingerprint}"
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,6 +70,30 @@ def build_feature_net(
             "metrics.classifier=<its file>, or use metrics.feature=inception"
         )
     return net
+
+
+def class_logit_offset(net: nn.Module, dataset: str, count: int) -> int:
+    """Where ``dataset``'s ``count`` classes start among the logits of the feature network ``net``: for
+    scores of a class-conditional generator, which need the domain classifier of that dataset."""
+    if getattr(net, "kind", None) != "domain":
+        raise ConfigError(
+            "metrics=[class_accuracy] needs the domain classifier of the dataset (metrics.feature=domain, gray "
+            f"datasets), not {getattr(net, 'kind', 'this')} features: its classes are not the dataset's"
+        )
+    offset = net.class_offsets.get(dataset)
+    if offset is None:
+        raise ConfigError(
+            f"the domain classifier has no class order for {dataset} (a file of an older train_classifier.py): "
+            f"train it again with `python scripts/train_classifier.py --data-dir DATA_DIR --datasets {dataset}`"
+        )
+    # the dataset's classes run up to the next dataset's offset, or to the last logit
+    available = min(end for end in [*net.class_offsets.values(), net.classifier.num_classes] if end > offset) - offset
+    if available != int(count):
+        raise ConfigError(
+            f"the generator draws {count} classes of {dataset}, the domain classifier knows {available}: "
+            "pass metrics.classifier=<a classifier of this dataset>"
+        )
+    return offset
 
 
 @torch.no_grad()

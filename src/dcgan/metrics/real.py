@@ -1,5 +1,5 @@
-"""Features of real images, computed once per dataset + image size + split + feature network + count and
-cached on disk (``metrics.cache_dir``)."""
+"""Features of real images (and their class labels where asked), computed once per dataset + image size +
+split + feature network + count and cached on disk (``metrics.cache_dir``)."""
 
 from __future__ import annotations
 
@@ -59,8 +59,9 @@ def load_datamodule(dataset_cfg: DictConfig) -> ImageDataModule:
     return datamodule
 
 
-def _batches(datamodule: ImageDataModule, indices: torch.Tensor, batch_size: int):
-    dataset = Subset(SkipUnreadable(datamodule.dataset, replace=False), indices.tolist())
+def _batches(datamodule: ImageDataModule, indices: torch.Tensor, batch_size: int, labels: list | None = None):
+    """The uint8 images at ``indices`` in batches; their labels appended to ``labels`` where given."""
+    dataset = Subset(SkipUnreadable(datamodule.dataset, replace=False, labels=labels is not None), indices.tolist())
     loader = DataLoader(
         dataset, batch_size=batch_size, num_workers=datamodule.num_workers, collate_fn=collate_readable,
         generator=torch.Generator(),  # not the run's RNG: training does not depend on whether this was cached
@@ -69,6 +70,8 @@ def _batches(datamodule: ImageDataModule, indices: torch.Tensor, batch_size: int
     for batch in loader:
         skipped += len(batch.skipped)
         if len(batch.images):
+            if labels is not None:
+                labels.append(batch.labels)
             yield batch.images
     if skipped:
         log.warning(f"{datamodule.source.title}: skipped {skipped} unreadable images")
@@ -86,13 +89,14 @@ def real_features(
 ) -> torch.Tensor:
     """Features (N, D) of ``num`` images of ``datamodule``'s dataset (all of them for None or more than it
     holds; a fixed random subset otherwise), from ``cache_dir`` when computed before."""
-    return _cached(datamodule, split, net, num, cache_dir, batch_size, device, seed)[0]
+    return _cached(datamodule, split, net, num, cache_dir, batch_size, device, seed, False)[0]
 
 
 class RealSets(NamedTuple):
     features: torch.Tensor  # (N, D): the images real_features(num) draws
     logits: torch.Tensor  # (N, K)
     floor: float | None  # the FD of those against N other real images; None where the split has fewer than 2N
+    labels: torch.Tensor | None = None  # (N,) their class labels, where asked for (a labelled dataset)
 
 
 def real_sets(
@@ -105,25 +109,34 @@ def real_sets(
     device: str | torch.device = "cpu",
     floor: bool = True,
     seed: int = 0,
+    with_labels: bool = False,
 ) -> RealSets:
-    """The real reference set of ``real_features`` (the same images) with its logits and, with ``floor``, the
-    real-data floor: the Frechet distance between it and as many other real images of the split (the next
-    ones of the same random order), what a generator of the data distribution itself would score."""
+    """The real reference set of ``real_features`` (the same images) with its logits (and ``with_labels`` its
+    class labels) and, with ``floor``, the real-data floor: the Frechet distance between it and as many other
+    real images of the split (the next ones of the same random order), what a generator of the data
+    distribution itself would score."""
     count = len(datamodule.dataset) if num is None else min(int(num), len(datamodule.dataset))
     if not floor or 2 * count > len(datamodule.dataset):
         if floor:
             log.info(f"no real-data floor: it needs {2 * count} real {split} images, not {len(datamodule.dataset)}")
-        return RealSets(*_cached(datamodule, split, net, count, cache_dir, batch_size, device, seed), None)
-    features, logits = _cached(datamodule, split, net, 2 * count, cache_dir, batch_size, device, seed)
+        features, logits, labels = _cached(datamodule, split, net, count, cache_dir, batch_size, device, seed,
+                                           with_labels)  # fmt: skip
+        return RealSets(features, logits, None, labels)
+    features, logits, labels = _cached(datamodule, split, net, 2 * count, cache_dir, batch_size, device, seed,
+                                       with_labels)  # fmt: skip
     # the rows are in index order; the reference set is the first half of the random order
     order = torch.randperm(len(datamodule.dataset), generator=torch.Generator().manual_seed(seed))
     rows = torch.searchsorted(order[: 2 * count].sort().values, order[:count].sort().values)
     others = torch.ones(len(features), dtype=torch.bool)
     others[rows] = False
-    return RealSets(features[rows], logits[rows], frechet_distance(features[rows], features[others]))
+    floor_fd = frechet_distance(features[rows], features[others])
+    return RealSets(features[rows], logits[rows], floor_fd, None if labels is None else labels[rows])
 
 
-def _cached(datamodule, split, net, num, cache_dir, batch_size, device, seed) -> tuple[torch.Tensor, torch.Tensor]:
+def _cached(
+    datamodule, split, net, num, cache_dir, batch_size, device, seed, with_labels
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(features, logits, labels or None) of ``num`` real images, from the cache where it holds them."""
     dataset = datamodule.dataset
     count = len(dataset) if num is None else min(int(num), len(dataset))
     if count < 2:
@@ -135,17 +148,19 @@ def _cached(datamodule, split, net, num, cache_dir, batch_size, device, seed) ->
     if path.is_file():
         try:
             saved = torch.load(path, map_location="cpu", weights_only=True)
-            if saved.get("key") == key and "logits" in saved:
-                return saved["features"], saved["logits"]
+            if saved.get("key") == key and "logits" in saved and (not with_labels or saved.get("labels") is not None):
+                return saved["features"], saved["logits"], saved.get("labels") if with_labels else None
         except Exception as error:  # a truncated or foreign file: compute it again
             log.warning(f"real-image statistics {path} are unreadable ({error}): computing them again")
     start = time.perf_counter()
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
     indices = order[:count].sort().values
-    features, logits = extract(net, _batches(datamodule, indices, batch_size), device)
+    labels = [] if with_labels else None
+    features, logits = extract(net, _batches(datamodule, indices, batch_size, labels), device)
+    labels = torch.cat(labels) if with_labels else None
     log.info(f"features of {len(features)} real images ({split}) in {time.perf_counter() - start:.1f}s -> {path}")
     try:
-        atomic_save({"key": key, "features": features, "logits": logits}, path)
+        atomic_save({"key": key, "features": features, "logits": logits, "labels": labels}, path)
     except OSError as error:
         log.warning(f"cannot cache the real-image statistics in {path.parent} ({error}): set metrics.cache_dir")
-    return features, logits
+    return features, logits, labels

@@ -1,11 +1,13 @@
 """FID, KID and IS by torchmetrics on features computed once: the feature network runs one forward per
-image for all three scores, and the real-image features come from the on-disk cache."""
+image for all three scores, and the real-image features come from the on-disk cache. For a class-conditional
+generator, the class accuracy and the Frechet distance per class."""
 
 from __future__ import annotations
 
 import logging
 import warnings
 from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -84,14 +86,56 @@ class InceptionScore:
         return {"is_mean": float(mean), "is_std": float(std)}
 
 
+class ClassLabels(NamedTuple):
+    """The classes behind the features of a class-conditional generator's evaluation."""
+
+    real: torch.Tensor  # (N_real,) the dataset's label of each real image
+    fake: torch.Tensor  # (N_fake,) the class each generated image was asked for
+    names: list[str]  # the class names, in label order
+    logit_offset: int  # where the dataset's classes start among the classifier's logits
+
+
+class ClassAccuracy:
+    """``class_accuracy``: the share of generated images that the domain classifier puts in the class they
+    were asked for (among the dataset's classes; chance is 1 / classes); ``class_fd_mean``: the Frechet
+    distance of each class's generated images to its real images, averaged over the classes. With
+    ``per_class``, both for each class too: ``class_accuracy/<name>``, ``class_fd/<name>`` (NaN for a class
+    with fewer than 2 images on either side)."""
+
+    needs_labels = True
+
+    def __init__(self, per_class: bool) -> None:
+        self.per_class = bool(per_class)
+
+    def __call__(self, real, fake, fake_logits, labels: ClassLabels) -> dict[str, float]:
+        logits = fake_logits[:, labels.logit_offset : labels.logit_offset + len(labels.names)]
+        hits = (logits.argmax(dim=1) == labels.fake).float()
+        results, accuracies, distances = {"class_accuracy": float(hits.mean())}, {}, {}
+        for k, name in enumerate(labels.names):
+            asked, own = labels.fake == k, real[labels.real == k]
+            accuracies[f"class_accuracy/{name}"] = float(hits[asked].mean()) if asked.any() else float("nan")
+            enough = int(asked.sum()) >= 2 and len(own) >= 2
+            distances[f"class_fd/{name}"] = frechet_distance(own, fake[asked]) if enough else float("nan")
+        results["class_fd_mean"] = float(torch.tensor(list(distances.values())).nanmean())
+        return {**results, **accuracies, **distances} if self.per_class else results
+
+
 Score = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], dict[str, float]]
 
 
-def compute_scores(scores: Mapping[str, Score], real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor):
-    """Every score of ``scores`` (name -> score, the instantiated ``metrics.scores``) in one dict."""
+def compute_scores(
+    scores: Mapping[str, Score],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    fake_logits: torch.Tensor,
+    labels: ClassLabels | None = None,
+):
+    """Every score of ``scores`` (name -> score, the instantiated ``metrics.scores``) in one dict; the
+    scores of classes (``needs_labels``) are given ``labels``."""
     if not scores:
         raise ConfigError("no score to compute: choose one or more with metrics=fid or metrics=[fid,kid,is]")
     results: dict[str, float] = {}
     for score in scores.values():
-        results.update(score(real, fake, fake_logits))
+        by_class = getattr(score, "needs_labels", False)
+        results.update(score(real, fake, fake_logits, labels) if by_class else score(real, fake, fake_logits))
     return results

@@ -79,6 +79,38 @@ def init_dcgan_weights(module: nn.Module) -> None:
             nn.init.normal_(m.weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.affine:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+class ConditionalBatchNorm(nn.Module):
+    """BatchNorm whose scale and shift are looked up per class (de Vries et al. 2017; the generator of
+    Miyato & Koyama 2018): ``norm`` (affine=False) then ``scale[y] * x + shift[y]``, initialised as DCGAN
+    initialises BatchNorm (scale N(1, 0.02), shift 0). Called as ``forward(x, labels)``."""
+
+    def __init__(self, norm: nn.BatchNorm1d | nn.BatchNorm2d, num_classes: int) -> None:
+        super().__init__()
+        self.norm = norm
+        self.scale, self.shift = (
+            nn.Embedding(num_classes, norm.num_features),
+            nn.Embedding(num_classes, norm.num_features),
+        )
+        nn.init.normal_(self.scale.weight, 1.0, 0.02)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        shape = (x.shape[0], -1) + (1,) * (x.dim() - 2)  # (B, C) or (B, C, 1, 1)
+        return self.norm(x) * self.scale(labels).view(shape) + self.shift(labels).view(shape)
+
+
+def run_conditional(net: nn.Sequential, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``net(x)`` with ``labels`` handed to every ConditionalBatchNorm inside it (nested Sequentials too)."""
+    for layer in net:
+        if isinstance(layer, ConditionalBatchNorm):
+            x = layer(x, labels)
+        elif isinstance(layer, nn.Sequential):
+            x = run_conditional(layer, x, labels)
+        else:
+            x = layer(x)
+    return x

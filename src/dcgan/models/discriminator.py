@@ -2,6 +2,11 @@
 
 Each is a feature trunk (``features``: images -> a feature map) and a head (``head``: the feature map ->
 one logit), so a head of another kind (e.g. a class projection) can sit on the same trunk.
+
+With ``num_classes`` > 0 (train.py sets it from the dataset for model.conditional=true) either one is a
+projection discriminator (Miyato & Koyama 2018), called as ``forward(x, labels)``: the logit is the head's
+plus ``<embed(y), phi(x)>``, phi(x) the trunk's feature map summed over its positions. With
+``num_classes=0`` there is no embedding: the weights and names of the unconditional nets.
 """
 
 from __future__ import annotations
@@ -22,11 +27,19 @@ class _Discriminator(nn.Module):
     """Common interface: ``image_size``, ``channels``, ``features``, ``head`` and ``forward(x) -> logits``.
 
     ``norm='batch'`` (DCGAN) or ``'none'`` (for WGAN-GP, whose per-sample penalty BatchNorm breaks);
-    ``norm_eps``: BatchNorm's eps; ``spectral_norm=True`` wraps every conv and linear layer (Miyato et al. 2018).
+    ``norm_eps``: BatchNorm's eps; ``spectral_norm=True`` wraps every conv, linear and embedding layer
+    (Miyato et al. 2018); ``num_classes`` > 0: the class projection.
     """
 
     def __init__(
-        self, image_size: int, channels: int, ndf: int, norm: str, norm_eps: float, spectral_norm: bool
+        self,
+        image_size: int,
+        channels: int,
+        ndf: int,
+        norm: str,
+        norm_eps: float,
+        spectral_norm: bool,
+        num_classes: int,
     ) -> None:
         super().__init__()
         if norm not in ("batch", "none"):
@@ -35,6 +48,7 @@ class _Discriminator(nn.Module):
             raise ConfigError(f"discriminator.norm_eps={norm_eps} is invalid: use a positive number (1e-5)")
         self.image_size, self.channels, self.ndf = image_size, channels, whole_number("discriminator.ndf", ndf)
         self.norm, self.norm_eps, self.spectral_norm = norm, float(norm_eps), bool(spectral_norm)
+        self.num_classes = int(num_classes or 0)
 
     def norm_layer(self, channels: int, normalize: bool) -> nn.Module | None:
         return batch_norm(channels, self.norm_eps) if normalize and self.norm == "batch" else None
@@ -44,13 +58,26 @@ class _Discriminator(nn.Module):
         conv = nn.Conv2d(c_in, c_out, kernel, stride, 1, bias=self.norm == "none")
         return block(conv, self.norm_layer(c_out, normalize), _lrelu())
 
-    def finish(self) -> None:
+    def finish(self, feature_channels: int) -> None:
+        """The class embedding of a projection discriminator (``feature_channels`` wide), DCGAN init, spectral norm."""
+        if self.num_classes:
+            self.embed = nn.Embedding(self.num_classes, feature_channels)
         init_dcgan_weights(self)
+        if self.num_classes:
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)  # as DCGAN initialises every other weight of D
         if self.spectral_norm:
             for module in list(self.modules()):
                 for name, child in module.named_children():
-                    if isinstance(child, (nn.Conv2d, nn.Linear)):
+                    if isinstance(child, (nn.Conv2d, nn.Linear, nn.Embedding)):
                         setattr(module, name, _spectral_norm(child))
+
+    def project(self, logits: torch.Tensor, features: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """(B,) logits, plus <embed(y), sum of the feature map over its positions> for a projection D."""
+        if not self.num_classes:
+            return logits
+        if labels is None:
+            raise ValueError("a projection discriminator needs labels: call it as discriminator(x, labels)")
+        return logits + (self.embed(labels) * features.sum(dim=(2, 3))).sum(dim=1)
 
 
 class DCGANDiscriminator(_Discriminator):
@@ -66,8 +93,9 @@ class DCGANDiscriminator(_Discriminator):
         norm_eps: float,
         input_norm: bool,
         spectral_norm: bool,
+        num_classes: int,
     ) -> None:
-        super().__init__(image_size, channels, ndf, norm, norm_eps, spectral_norm)
+        super().__init__(image_size, channels, ndf, norm, norm_eps, spectral_norm, num_classes)
         ndf = self.ndf  # a checked whole number
         base, stages = spatial_plan(image_size)
         width = lambda stage: ndf * 2**stage  # noqa: E731
@@ -79,10 +107,11 @@ class DCGANDiscriminator(_Discriminator):
         self.features = nn.Sequential(*layers)
         # (B, C, base, base) -> (B, 1, 1, 1)
         self.head = nn.Conv2d(width(stages - 1), 1, base, 1, 0, bias=False)
-        self.finish()
+        self.finish(width(stages - 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).flatten()
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        features = self.features(x)
+        return self.project(self.head(features).flatten(), features, labels)
 
 
 class CBlockDiscriminator(_Discriminator):
@@ -100,8 +129,9 @@ class CBlockDiscriminator(_Discriminator):
         norm: str,
         norm_eps: float,
         spectral_norm: bool,
+        num_classes: int,
     ) -> None:
-        super().__init__(image_size, channels, ndf, norm, norm_eps, spectral_norm)
+        super().__init__(image_size, channels, ndf, norm, norm_eps, spectral_norm, num_classes)
         ndf = self.ndf  # a checked whole number
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"discriminator.dropout={dropout} is out of range: use 0 <= dropout < 1")
@@ -128,7 +158,8 @@ class CBlockDiscriminator(_Discriminator):
         self.feature_shape = (c_in, size, size)
         # (B, C * s * s) -> (B, 1)
         self.head = nn.Linear(c_in * size * size, 1)
-        self.finish()
+        self.finish(c_in)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).flatten(1)).flatten()
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        features = self.features(x)
+        return self.project(self.head(features.flatten(1)).flatten(), features, labels)

@@ -26,8 +26,9 @@ class ExponentialMovingAverage(nn.Module):
 
     BatchNorm: the running statistics of the live generator do not fit the averaged weights (a DCGAN's EMA
     sampled with them scores worse), so ``update(..., noise)`` runs the averaged generator on that step's
-    latents in train mode: its running statistics track its own activations, as the live generator's track
-    its own. Without ``noise`` (or while ``beta`` is 0: a plain copy) the buffers are copied.
+    latents (and ``labels``, for a class-conditional G) in train mode: its running statistics track its own
+    activations, as the live generator's track its own. Without ``noise`` (or while ``beta`` is 0: a plain
+    copy) the buffers are copied.
     """
 
     def __init__(self, generator: nn.Module, halflife_kimg: float, rampup: float | None) -> None:
@@ -41,7 +42,14 @@ class ExponentialMovingAverage(nn.Module):
         return ema_beta(num_images, batch_size, self.halflife_kimg, self.rampup)
 
     @torch.no_grad()
-    def update(self, generator: nn.Module, num_images: int, batch_size: int, noise: torch.Tensor | None = None):
+    def update(
+        self,
+        generator: nn.Module,
+        num_images: int,
+        batch_size: int,
+        noise: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> None:
         """One step towards ``generator``'s weights, ``num_images`` the images trained on before this step and
         ``batch_size`` the images of this step (the global batch)."""
         beta = self.beta(num_images, batch_size)
@@ -49,7 +57,7 @@ class ExponentialMovingAverage(nn.Module):
         torch._foreach_lerp_(ema, live, 1.0 - beta)
         if beta > 0 and noise is not None and any(True for _ in self.module.buffers()):
             was_training = self.module.training
-            self.module.train()(noise)
+            self.module.train()(noise) if labels is None else self.module.train()(noise, labels)
             self.module.train(was_training)
         else:
             for ema_buffer, buffer in zip(self.module.buffers(), generator.buffers(), strict=True):

@@ -1,7 +1,8 @@
 """Adversarial losses on discriminator outputs (no Sigmoid + BCELoss: safe under autocast), and penalties.
 
 Each loss gives ``d_real(real_out)`` + ``d_fake(fake_out)`` for D (each times ``d_weight``: 1, or 1/2
-with ``d_average``), ``g_loss(fake_out)`` for G, ``penalty(net, real, fake)`` (an extra D term or None),
+with ``d_average``), ``g_loss(fake_out)`` for G, ``penalty(net, real, fake)`` (an extra D term or None;
+``net`` maps images to D's outputs: for a class-conditional D, bound to the batch's labels),
 ``score(out)``: the per-image number logged as ``train/d_real`` / ``train/d_fake`` (a probability where
 the loss has one), and ``says_real(out)``: D's verdict per image, behind ``train/d_acc_*`` (None where
 the loss has no verdict).
@@ -9,9 +10,12 @@ the loss has no verdict).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
-from torch import nn
+
+Critic = Callable[[torch.Tensor], torch.Tensor]  # images -> D's outputs (D itself, or D bound to labels)
 
 
 class GANLoss:
@@ -24,7 +28,7 @@ class GANLoss:
     def __init__(self, d_average: bool) -> None:
         self.d_weight = 0.5 if d_average else 1.0
 
-    def penalty(self, net: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
+    def penalty(self, net: Critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
         return None
 
     def says_real(self, out: torch.Tensor) -> torch.Tensor | None:
@@ -99,7 +103,7 @@ class Wasserstein(Hinge):
     def d_fake(self, out: torch.Tensor) -> torch.Tensor:
         return out.float().mean()
 
-    def penalty(self, net: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
+    def penalty(self, net: Critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
         if not self.gp_weight:
             return None
         eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)

@@ -10,8 +10,12 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import nn
 
+from dcgan.data import split_batch
 from dcgan.errors import ConfigError, whole_number
+from dcgan.images import GRID_COLUMNS
+from dcgan.latents import class_rows, cycling_labels
 from dcgan.models.blocks import preserved_buffers
+from dcgan.models.generator import class_names, num_classes
 from dcgan.training.ema import ExponentialMovingAverage
 from dcgan.training.losses import GANLoss, r1_penalty
 from dcgan.training.rng import collect_rng_states, set_rng_states
@@ -35,6 +39,9 @@ class DCGAN(LightningModule):
     ``ema_rampup`` times the images seen), ``channels_last`` and ``compile`` (speed).
     ``grid_batch_stats``: the fixed-noise grids use BatchNorm's batch statistics (G in train mode, as the
     tutorial draws them; G's running statistics are left as they were), else eval mode.
+
+    ``conditional``: batches are ``(images, labels)``; G makes each fake batch for the real batch's labels
+    and D judges every image with its label (real and fake alike, penalties included).
     """
 
     # Networks that GANDDPStrategy wraps in their own DistributedDataParallel.
@@ -47,6 +54,7 @@ class DCGAN(LightningModule):
         optimizer_g: OptimizerFactory,
         optimizer_d: OptimizerFactory,
         loss: GANLoss,
+        conditional: bool,
         d_steps_per_g: int,
         g_fresh_noise: bool,
         num_fixed_samples: int,
@@ -63,7 +71,9 @@ class DCGAN(LightningModule):
         super().__init__()
         _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma)
         _validate_ema(ema_halflife_kimg, ema_rampup)
+        _validate_conditional(generator, discriminator, conditional)
         self.automatic_optimization = False
+        self.conditional = bool(conditional)
         self.generator, self.discriminator = generator, discriminator
         self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
         self.loss = loss
@@ -85,8 +95,8 @@ class DCGAN(LightningModule):
         self._epoch_batches = 0
         self._pending_rng: dict | None = None
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.generator(z)
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return call(self.generator, z, labels)
 
     def setup(self, stage: str) -> None:
         if self.channels_last:
@@ -123,7 +133,7 @@ class DCGAN(LightningModule):
         return torch.randn(batch_size, self.nz, device=self.device)
 
     def training_step(self, batch, batch_idx: int) -> None:
-        real = batch
+        real, labels = split_batch(batch)
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
         opt_g, opt_d = self.optimizers()
@@ -132,20 +142,20 @@ class DCGAN(LightningModule):
         for step in range(self.d_steps_per_g):
             if step < self.d_steps_per_g - 1 or self.g_fresh_noise:
                 with torch.no_grad():
-                    fake = self.generator(self.noise(real.shape[0]))
+                    fake = call(self.generator, self.noise(real.shape[0]), labels)
             else:
                 # The last fake batch keeps its graph for the generator step; made after the no-grad
                 # ones so that no BatchNorm buffer changes between this forward and its backward.
-                fake = self._ddp("generator")(self.noise(real.shape[0]))
-            stats = self._discriminator_step(opt_d, real, fake.detach())
+                fake = call(self._ddp("generator"), self.noise(real.shape[0]), labels)
+            stats = self._discriminator_step(opt_d, real, fake.detach(), labels)
         if self.g_fresh_noise:
-            fake = self._ddp("generator")(self.noise(real.shape[0]))
-        stats.update(self._generator_step(opt_g, fake))
+            fake = call(self._ddp("generator"), self.noise(real.shape[0]), labels)
+        stats.update(self._generator_step(opt_g, fake, labels))
         if self.generator_ema is not None:
             # the global batch, and the images of the iterations before this one (global_step counts this one)
             batch_size = real.shape[0] * self.trainer.world_size
             num_images = max(self.iteration - 1, 0) * batch_size
-            self.generator_ema.update(self.generator, num_images, batch_size, self.noise(real.shape[0]))
+            self.generator_ema.update(self.generator, num_images, batch_size, self.noise(real.shape[0]), labels)
         if self.on_nonfinite == "skip":
             stats["train/skipped_steps"] = torch.tensor(float(self.skipped_steps))
         self.stats = stats  # this iteration's statistics, still on the device (callbacks read them)
@@ -173,13 +183,14 @@ class DCGAN(LightningModule):
         for logger in self.trainer.loggers:  # at the epoch's last global step, as the other scalars
             logger.log_metrics(epoch, step=self.trainer.global_step)
 
-    def _discriminator_step(self, opt_d, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
-        net = self._ddp("discriminator")
+    def _discriminator_step(self, opt_d, real, fake, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        ddp = self._ddp("discriminator")
+        net = ddp if labels is None else lambda x: ddp(x, labels)  # D judges each image with its label
         stats = {}
         # Real and fake go through D in separate batches (separate BatchNorm statistics, as in the
         # tutorial), each forward followed by its backward; under DDP all but the last backward only
         # accumulate locally and the last all-reduces the sum.
-        with net.no_sync() if hasattr(net, "no_sync") else nullcontext():
+        with ddp.no_sync() if hasattr(ddp, "no_sync") else nullcontext():
             if self.r1_gamma:
                 real = real.detach().requires_grad_(True)
             real_out = net(self.augment(real))
@@ -210,10 +221,10 @@ class DCGAN(LightningModule):
             stats["train/d_acc_fake"] = (~says_fake).float().mean()
         return {k: v.detach() for k, v in stats.items()}
 
-    def _generator_step(self, opt_g, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _generator_step(self, opt_g, fake: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
         # D is frozen (toggled) and called without its DDP wrapper: it only passes gradients to G.
         with self.toggled_optimizer(opt_g):
-            out = self.discriminator(self.augment(fake))
+            out = call(self.discriminator, self.augment(fake), labels)
             loss_g = self.loss.g_loss(out)
             self.manual_backward(loss_g)
             self._step(opt_g, loss_g, self.generator)
@@ -303,30 +314,60 @@ class DCGAN(LightningModule):
                 return weights, which
         return {}, "raw"
 
-    @torch.no_grad()
-    def sample(self, noise: torch.Tensor | None = None) -> torch.Tensor:
-        """Images in [-1, 1] for ``noise`` (default: the fixed noise), G (or its EMA) in eval mode."""
-        noise = self.fixed_noise if noise is None else noise
-        return draw(self.sampling_generator, noise.to(self.device), batch_stats=False)
+    @property
+    def classes(self) -> list[str]:
+        """The class names of a conditional model ([] when unconditional)."""
+        return class_names(self.generator)
 
-    def grid_images(self) -> torch.Tensor:
+    @torch.no_grad()
+    def sample(self, noise: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [-1, 1] for ``noise`` (default: the fixed noise), G (or its EMA) in eval mode; a
+        conditional G draws ``labels`` (default: every class in turn)."""
+        noise = self.fixed_noise if noise is None else noise
+        if self.conditional and labels is None:
+            labels = cycling_labels(len(noise), list(range(len(self.classes))))
+        labels = None if labels is None else labels.to(self.device)
+        return draw(self.sampling_generator, noise.to(self.device), batch_stats=False, labels=labels)
+
+    def grid_images(self, columns: int = GRID_COLUMNS) -> torch.Tensor:
         """G(fixed noise) in [-1, 1] as the sample grids show it: with ``grid_batch_stats`` the live G on the
-        batch's own statistics (the tutorial's grids; G's buffers untouched), the EMA copy in eval mode."""
+        batch's own statistics (the tutorial's grids; G's buffers untouched), the EMA copy in eval mode. A
+        conditional G draws one row per class of ``columns`` images: row r = class r, column c = fixed noise c."""
         batch_stats = self.grid_batch_stats and self.generator_ema is None
-        return draw(self.sampling_generator, self.fixed_noise, batch_stats)
+        noise, labels = self.fixed_noise, None
+        if self.conditional:
+            noise, labels = class_rows(self.fixed_noise[:columns], len(self.classes))
+        return draw(self.sampling_generator, noise, batch_stats, labels)
+
+
+def call(net: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """``net(x)``, or ``net(x, labels)`` for a class-conditional net."""
+    return net(x) if labels is None else net(x, labels)
 
 
 @torch.no_grad()
-def draw(net: nn.Module, noise: torch.Tensor, batch_stats: bool) -> torch.Tensor:
-    """``net(noise)`` as float images: in train mode with its buffers put back afterwards (BatchNorm on the
-    batch's statistics, no side effect on training) or in eval mode (running statistics)."""
+def draw(net: nn.Module, noise: torch.Tensor, batch_stats: bool, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """``net(noise)`` (``net(noise, labels)``) as float images: in train mode with its buffers put back
+    afterwards (BatchNorm on the batch's statistics, no side effect on training) or in eval mode (running
+    statistics)."""
     was_training = net.training
     net.train(batch_stats)
     try:
         with preserved_buffers(net) if batch_stats else nullcontext():
-            return net(noise).float()
+            return call(net, noise, labels).float()
     finally:
         net.train(was_training)
+
+
+def _validate_conditional(generator: nn.Module, discriminator: nn.Module, conditional: bool) -> None:
+    counts = (num_classes(generator), int(getattr(discriminator, "num_classes", 0) or 0))
+    if conditional and (counts[0] < 2 or counts[1] != counts[0]):
+        raise ConfigError(
+            f"model.conditional=true needs generator.num_classes = discriminator.num_classes >= 2 (here {counts}): "
+            "train.py sets both from the dataset's classes"
+        )
+    if not conditional and any(counts):
+        raise ConfigError(f"generator/discriminator.num_classes={counts} need model.conditional=true")
 
 
 def _validate(generator, discriminator, optimizer_g, optimizer_d, d_steps_per_g, on_nonfinite, r1_gamma):
