@@ -87,7 +87,7 @@ def evaluate(cfg: DictConfig) -> dict:
     if int(metrics.num_samples) < 2:
         raise ConfigError(f"metrics.num_samples={metrics.num_samples} is invalid: use 2 or more (10000 is the norm)")
     scores = instantiate(metrics.get("scores") or {})
-    classes = class_names(generator)
+    classes = class_names(generators[0].net)
     by_class = [name for name, score in scores.items() if getattr(score, "needs_labels", False)]
     if by_class and not classes:
         raise ConfigError(
@@ -97,13 +97,6 @@ def evaluate(cfg: DictConfig) -> dict:
     device, batch_size = resolve_device(cfg.device), int(metrics.batch_size)
     datamodule = load_datamodule(_dataset_config(cfg, run_cfg))
     net = build_feature_net(instantiate(metrics.features), metrics.feature, datamodule.channels, datamodule.name)
-    classes = class_names(generators[0].net)
-    by_class = [name for name, score in scores.items() if getattr(score, "needs_labels", False)]
-    if by_class and not classes:
-        raise ConfigError(
-            f"metrics={by_class[0]} measures a class-conditional generator, and {cfg.ckpt_path} was trained with "
-            "model.conditional=false: use metrics=fid (or kid, is)"
-        )
     if net.kind == "face" and "is" in scores:
         raise ConfigError("metrics=is needs class logits and the face network has none: use metrics=[fid,kid]")
     offset = class_logit_offset(net, datamodule.name, len(classes)) if by_class else 0
