@@ -44,11 +44,21 @@ SMALL = ["metrics.num_samples=48", "metrics.batch_size=16"]
 
 
 @pytest.fixture
-def trust_unchecked_datasets(monkeypatch):
+def allow_targets(monkeypatch):
+    """``allow_targets(*names)``: a stored config may name these test classes too (the kit's own, and these)."""
+
+    def allow(*targets: str) -> None:
+        allowed = dcgan.config.kit_targets() | frozenset(targets)
+        monkeypatch.setattr(dcgan.config, "kit_targets", lambda: allowed)
+
+    return allow
+
+
+@pytest.fixture
+def trust_unchecked_datasets(allow_targets):
     """Checkpoints of fixture runs name the tests' md5-free dataset classes (tests/unchecked.py), which a
     stored config may not: let the loaders build those too (and nothing else)."""
-    allowed = dcgan.config.kit_targets() | frozenset(CHECKED.values())
-    monkeypatch.setattr(dcgan.config, "kit_targets", lambda: allowed)
+    allow_targets(*CHECKED.values())
 
 
 @pytest.fixture(autouse=True)

@@ -177,7 +177,7 @@ def pattern_classifier(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize(("shuffled", "low", "high"), [(False, 0.9, 1.0), (True, 0.0, 0.25)])
 def test_class_accuracy_measures_the_asked_class(conditional_run, evaluate_cfg, pattern_classifier, tmp_path,
-                                                 shuffled, low, high):  # fmt: skip
+                                                 allow_targets, shuffled, low, high):  # fmt: skip
     """A "generator" that returns real images of the asked class scores high; one whose classes ignore the
     asked label scores near chance (0.1): the metric measures whether G draws the class it is asked for."""
     checkpoint = read_ckpt(conditional_run / "checkpoints" / "last.ckpt")
@@ -190,6 +190,7 @@ def test_class_accuracy_measures_the_asked_class(conditional_run, evaluate_cfg, 
     state = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("generator.")}
     checkpoint["state_dict"] = state | {"generator.images": to_unit_range(images).view(10, 20, 1, 32, 32)}
     torch.save(checkpoint, tmp_path / "cheat.ckpt")
+    allow_targets("tests.helpers.RealImagesGenerator")
     overrides = [f"ckpt_path={tmp_path / 'cheat.ckpt'}", "metrics=[class_accuracy]", "metrics.num_samples=300"]
     result = evaluate(evaluate_cfg(*overrides, f"metrics.classifier={pattern_classifier}"))
     assert low <= result["scores"]["class_accuracy"] <= high
