@@ -18,7 +18,8 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 import dcgan.training.strategy  # noqa: F401  (registers the GAN DDP strategy as "ddp")
-from dcgan.checkpoints import AtomicCheckpointIO, check_compatible, resolve_ckpt_path
+from dcgan.checkpoints import AtomicCheckpointIO, check_compatible, resolve_ckpt_path, resume_problem
+from dcgan.cli.run_folder import claimed
 from dcgan.errors import ConfigError
 from dcgan.loggers import build_loggers
 from dcgan.training.module import DCGAN
@@ -117,7 +118,13 @@ def check_optimized_metric(metric: str | None, model: DCGAN, trainer: L.Trainer)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train a GAN as ``cfg`` says; returns the last logged metrics (floats)."""
+    """Train a GAN as ``cfg`` says into its run folder (``paths.output_dir``, held for the run: see
+    ``dcgan.cli.run_folder``); returns the last logged metrics (floats)."""
+    with claimed(cfg.paths.output_dir, cfg.get("ckpt_path")):
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> dict[str, float]:
     _quiet_third_party()
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
@@ -126,9 +133,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # The resolved run config travels in every checkpoint (and to the loggers as the run's config):
     # generate.py / evaluate.py rebuild the nets from it without repeating the training overrides.
     model.save_hyperparameters(OmegaConf.to_container(cfg, resolve=True))
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.output_dir, cfg.paths.get("runs_dir", "outputs"))
+    ckpt_path = resolve_ckpt_path(
+        cfg.get("ckpt_path"),
+        cfg.paths.output_dir,
+        cfg.paths.get("runs_dir", "outputs"),
+        problem=lambda checkpoint: resume_problem(checkpoint, model, datamodule.identity()),
+    )
     if ckpt_path is not None:
-        check_compatible(ckpt_path, model)
+        check_compatible(ckpt_path, model, datamodule.identity())
         log.info(f"Resuming from {ckpt_path}")
     trainer = build_trainer(cfg)
     check_optimized_metric(cfg.get("optimized_metric"), model, trainer)

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from dcgan.data.unreadable import SkipUnreadable, collate_readable
+from dcgan.data.workers import worker_init
 from dcgan.errors import ConfigError
 from dcgan.files import atomic_save
 
@@ -47,12 +48,14 @@ def build_cache(dataset: Dataset, path: Path, key: str, shape: tuple[int, int, i
         num_workers=num_workers,
         collate_fn=collate_readable,
         generator=torch.Generator(),  # its worker seed is not drawn from the run's RNG: a run that builds
-    )  # the cache trains exactly as one that loads it
+        worker_init_fn=worker_init(),  # the cache trains exactly as one that loads it
+    )
     count, skipped = 0, []
     log.info("building the dataset cache %s from %d images", path, len(dataset))
     for batch in loader:
-        images[count : count + len(batch.images)] = batch.images
-        count += len(batch.images)
+        if len(batch.images):  # a batch of unreadable files only has no image shape to copy
+            images[count : count + len(batch.images)] = batch.images
+            count += len(batch.images)
         skipped += batch.skipped
     if skipped:
         log.warning("dataset cache: skipped %d unreadable image files, e.g. %s", len(skipped), skipped[0])
