@@ -92,7 +92,8 @@ class _Drop(logging.Filter):
 
 def _quiet_third_party() -> None:
     """What a user should not have to read: Lightning's litlogger advertisement, deprecation warnings of
-    the libraries' own internals (torchdata's set_vital, Lightning's LeafSpec); and Lightning's console
+    the libraries' own internals (torchdata's set_vital, Lightning's LeafSpec), Lightning's advice to save the
+    state before the optimizer steps (a checkpoint between iterations is what resumes); and Lightning's console
     handlers, which bypass Hydra's (train.log, and the lines printed above the progress bar)."""
     if logging.getLogger().hasHandlers():  # under Hydra: the root logger prints and writes train.log
         for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
@@ -103,6 +104,8 @@ def _quiet_third_party() -> None:
         rank_zero.addFilter(_Drop("litlogger"))
     warnings.filterwarnings("ignore", message=".*set_vital.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    # periodic checkpoints under manual optimization hold the state after the iteration's steps: what resumes
+    warnings.filterwarnings("ignore", message=".*no pre-optimization state was saved.*")
 
 
 def check_optimized_metric(metric: str | None, model: DCGAN, trainer: L.Trainer) -> None:
