@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import time
 
@@ -15,7 +16,7 @@ from dcgan.cli.train import train
 from dcgan.errors import ConfigError
 from dcgan.latents import latents
 from tests.conftest import FAST, LONG
-from tests.helpers import assert_same_tensors, command, read_ckpt, subprocess_env, wait_for
+from tests.helpers import LogRecords, assert_same_tensors, command, read_ckpt, subprocess_env, wait_for
 
 
 def test_checkpoint_loads_without_training_overrides(run_dir):
@@ -99,6 +100,69 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(compose_cfg, tmp_path, 
     assert resumed["global_step"] == straight["global_step"] == 20
     assert_same_tensors(straight["state_dict"], resumed["state_dict"], "state_dict")
     assert_same_tensors(straight["optimizer_states"], resumed["optimizer_states"], "optimizer_states")
+
+
+def _train_to(compose_cfg, tmp_path, name, *overrides):
+    """The last.ckpt of a run with ``overrides``, its folder renamed ``name``."""
+    train(compose_cfg(*overrides))
+    (tmp_path / "run").rename(tmp_path / name)
+    return read_ckpt(tmp_path / name / "checkpoints" / "last.ckpt")
+
+
+EPOCHS = ["seed=7", "trainer.max_steps=-1"]  # 96 fixture images / batch 16: 6 batches, 12 global steps an epoch
+
+
+def test_epoch_end_checkpoints_resume_bit_identically(compose_cfg, tmp_path):
+    straight = _train_to(compose_cfg, tmp_path, "straight", *EPOCHS, "trainer.max_epochs=4")
+    assert (straight["global_step"], straight["epoch"]) == (48, 3)
+    # an epoch-end checkpoint (max_epochs=2), and one where max_steps stops on an epoch's last batch
+    for stop in (["trainer.max_epochs=2"], ["trainer.max_epochs=-1", "trainer.max_steps=12"]):
+        first = _train_to(compose_cfg, tmp_path, "first", *EPOCHS, *stop)
+        assert first["global_step"] in (12, 24)
+        last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+        resumed = _train_to(compose_cfg, tmp_path, "resumed", *EPOCHS, "trainer.max_epochs=4", f"ckpt_path={last}")
+        assert (resumed["global_step"], resumed["epoch"]) == (48, 3), stop  # not an epoch too few
+        assert_same_tensors(straight["state_dict"], resumed["state_dict"], "state_dict")
+        assert_same_tensors(straight["optimizer_states"], resumed["optimizer_states"], "optimizer_states")
+        for name in ("first", "resumed"):
+            shutil.rmtree(tmp_path / name)
+
+
+def test_a_checkpoint_of_another_dataset_is_refused(compose_cfg, tmp_path, run_dir):
+    # run_dir trained on the Fashion-MNIST fixture; the MNIST fixture has the same shape and count
+    last = run_dir / "checkpoints" / "last.ckpt"
+    with pytest.raises(ConfigError, match="trained on another dataset: fashion_mnist .* there, mnist .* here"):
+        train(compose_cfg("dataset=mnist", "trainer.max_steps=8", f"ckpt_path={last}"))
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_ckpt_path_last_takes_the_newest_run_that_fits(compose_cfg, tmp_path):
+    runs = tmp_path / "outputs"
+    good = _train_to(compose_cfg, tmp_path, "good", "trainer.max_steps=4")
+    (runs / "a").mkdir(parents=True)
+    (tmp_path / "good").rename(runs / "a" / "good")
+    others = {  # newer runs that do not fit: edited copies of the good one
+        "b_architecture": lambda c: c["state_dict"].update({"generator.net.0.0.weight": torch.zeros(3, 3)}),
+        "c_dataset": lambda c: c["ImageDataModule"]["identity"].update(digest="0" * 40),
+        "d_nan": lambda c: c["state_dict"]["discriminator.head.weight"].view(-1).__setitem__(0, float("nan")),
+    }
+    for name, edit in others.items():
+        checkpoint = read_ckpt(runs / "a" / "good" / "checkpoints" / "last.ckpt")
+        edit(checkpoint)
+        (runs / name / "checkpoints").mkdir(parents=True)
+        torch.save(checkpoint, runs / name / "checkpoints" / "last.ckpt")
+        time.sleep(0.01)
+    with LogRecords("dcgan.checkpoints") as logs:
+        train(compose_cfg("trainer.max_steps=8", "ckpt_path=last", f"paths.runs_dir={runs}"))
+    (message,) = [m for m in logs.messages if m.startswith("ckpt_path=last")]
+    assert f"{runs / 'a' / 'good' / 'checkpoints' / 'last.ckpt'}, the newest run under" in message
+    for reason in ("another architecture", "another dataset", "weights are not finite"):
+        assert reason in message
+    assert read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")["global_step"] == 8
+    assert good["global_step"] == 4
+    (tmp_path / "run").rename(tmp_path / "resumed")
+    with pytest.raises(ConfigError, match="cannot be resumed: its weights are not finite .*discriminator.head.weight"):
+        train(compose_cfg("trainer.max_steps=8", f"ckpt_path={runs / 'd_nan' / 'checkpoints' / 'last.ckpt'}"))
 
 
 def test_ckpt_path_last_prefers_the_run_folder_then_the_newest(tmp_path):
@@ -195,6 +259,12 @@ def test_a_checkpoint_of_the_older_discriminator_names_still_resumes(compose_cfg
 
     checkpoint["state_dict"] = {old(k): v for k, v in checkpoint["state_dict"].items()}
     assert not any(".features." in k or ".head." in k for k in checkpoint["state_dict"])
+    # nor did it store its dataset; it kept the loader's position as torchdata's StatefulDataLoader does
+    del checkpoint["ImageDataModule"]
+    checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"] = [{"_num_yielded": 2, "_snapshot": {}}]
     torch.save(checkpoint, tmp_path / "old.ckpt")
-    train(compose_cfg("trainer.max_steps=8", f"ckpt_path={tmp_path / 'old.ckpt'}"))
+    (tmp_path / "run").rename(tmp_path / "first")
+    with LogRecords("dcgan.training") as logs:
+        train(compose_cfg("trainer.max_steps=8", f"ckpt_path={tmp_path / 'old.ckpt'}"))
     assert read_ckpt(path)["global_step"] == 8
+    assert any("data order in an older form: the data order starts afresh" in m for m in logs.messages)

@@ -1,10 +1,13 @@
-"""Image folders: every mode converted, an empty folder refused."""
+"""Image folders: every mode converted, an empty folder refused, symbolic links never followed in a loop."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 from hydra.utils import instantiate
 
+from tests.fixtures import make_image_folder
 from tests.helpers import config_error, dataset_overrides, folder
 
 
@@ -22,3 +25,18 @@ def test_empty_folder_is_a_clear_error(compose_cfg, tmp_path):
     (tmp_path / "images" / "readme.txt").write_text("no images here")
     message = str(config_error(lambda: instantiate(compose_cfg(*folder(tmp_path / "images")).dataset)))
     assert "no image files in" in message and str(tmp_path / "images") in message and ".jpg" in message
+
+
+def test_links_back_into_the_folder_are_not_followed(compose_cfg, tmp_path):
+    images = make_image_folder(tmp_path / "images", n=8)  # 4 flat, 4 in sub/
+    outside = make_image_folder(tmp_path / "outside", n=2)  # 1 flat, 1 in its sub/
+    (images / "loop").symlink_to("..")  # a loop: os.walk(followlinks=True) would read everything ~40 times
+    (images / "sub" / "up").symlink_to(images)
+    (images / "again").symlink_to(images / "sub")  # a second way into sub/
+    (images / "copy.jpg").symlink_to(images / "img0.jpg")
+    (images / "extra").symlink_to(outside)  # a folder elsewhere: followed once
+    (images / "extra2").symlink_to(outside)
+    dm = instantiate(compose_cfg(*folder(images)).dataset)
+    files = [path for path, _ in dm.dataset.samples]
+    assert len(files) == 8 + 2 and len({os.path.realpath(f) for f in files}) == 10
+    assert not any(part in f for f in files for part in ("/loop/", "/up/", "/again/", "copy.jpg"))

@@ -7,10 +7,10 @@ import logging
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from dcgan.data.unreadable import SkipUnreadable, collate_readable
-from dcgan.data.workers import worker_init
+from dcgan.data.workers import Loader, worker_init
 from dcgan.errors import ConfigError
 from dcgan.files import atomic_save
 
@@ -42,7 +42,7 @@ def load_cache(path: Path, key: str, shape: tuple[int, int, int]) -> torch.Tenso
 def build_cache(dataset: Dataset, path: Path, key: str, shape: tuple[int, int, int], num_workers: int) -> torch.Tensor:
     """Decode ``dataset`` (uint8 items) in order into one tensor, skipping unreadable files; save it atomically."""
     images = torch.empty((len(dataset), *shape), dtype=torch.uint8)
-    loader = DataLoader(
+    loader = Loader(
         SkipUnreadable(dataset, replace=False),
         batch_size=256,
         num_workers=num_workers,

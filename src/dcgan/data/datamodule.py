@@ -9,7 +9,7 @@ import os
 
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from dcgan.data.cache import CachedImages, build_cache, cache_file, load_cache
 from dcgan.data.order import EpochOrder
@@ -17,7 +17,7 @@ from dcgan.data.resident import ResidentBatches
 from dcgan.data.sources import Source
 from dcgan.data.transforms import to_unit_range, uint8_transform
 from dcgan.data.unreadable import Batch, SkipUnreadable, collate_readable
-from dcgan.data.workers import worker_init
+from dcgan.data.workers import Loader, worker_init
 from dcgan.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -165,10 +165,10 @@ class ImageDataModule(LightningDataModule):
         order.next_batch = at.get("epoch", 0) * len(order) + min(at.get("position", 0), len(order))
         return order
 
-    def _loader(self, order: EpochOrder) -> DataLoader | ResidentBatches:
+    def _loader(self, order: EpochOrder) -> Loader | ResidentBatches:
         if isinstance(self.train_set, CachedImages):
             return ResidentBatches(self.train_set.images, order)
-        return DataLoader(
+        return Loader(
             self.train_set,
             batch_sampler=order,  # full batches, no larger than the dataset: never an empty epoch
             num_workers=self.num_workers,
@@ -179,7 +179,7 @@ class ImageDataModule(LightningDataModule):
             generator=torch.Generator().manual_seed(order.seed),  # the workers' seeds, not the run's random state
         )
 
-    def train_dataloader(self) -> DataLoader | ResidentBatches:
+    def train_dataloader(self) -> Loader | ResidentBatches:
         if self.train_set is None:
             self.setup("fit")
         self.order = self._new_order()
