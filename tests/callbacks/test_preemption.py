@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from dcgan.callbacks.preemption import Preemption
 from dcgan.cli.train import train
 from tests.conftest import FAST, LONG
 from tests.helpers import LogRecords, assert_same_tensors, command, read_ckpt, subprocess_env, wait_for
@@ -67,3 +68,19 @@ def test_sigterm_to_the_process_group_with_workers_saves_between_iterations_and_
     assert resumed["global_step"] == straight["global_step"] == stopped + 8
     assert_same_tensors(straight["state_dict"], resumed["state_dict"], "state_dict")
     assert_same_tensors(straight["optimizer_states"], resumed["optimizer_states"], "optimizer_states")
+
+
+def test_a_second_ctrl_c_stops_at_once(monkeypatch):
+    sent = []
+    monkeypatch.setattr(os, "kill", lambda pid, signum: sent.append(signum))
+    preemption = Preemption()
+    preemption.on_train_start(None, None)
+    try:
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)  # the first: a stop at the end of the iteration
+        assert sent == [signal.SIGTERM]
+        with pytest.raises(KeyboardInterrupt):  # the second: now (Checkpoint saves nothing mid-iteration)
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+    finally:
+        preemption.teardown(None, None, "fit")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL

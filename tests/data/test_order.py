@@ -50,3 +50,8 @@ def test_ranks_take_disjoint_parts_of_one_order():
 def test_a_set_smaller_than_the_ranks_batch_still_gives_every_rank_a_batch():
     ranks = [EpochOrder(10, batch_size=3, seed=0, rank=r, world_size=4) for r in range(4)]  # 3 each, padded
     assert [len(passes(order, 1)[0]) for order in ranks] == [1, 1, 1, 1]
+
+
+def test_without_shuffle_every_epoch_is_in_index_order():  # Lightning's overfit_batches
+    first, second = passes(EpochOrder(10, batch_size=4, seed=3, shuffle=False), 2)
+    assert first == second == [[0, 1, 2, 3], [4, 5, 6, 7]]

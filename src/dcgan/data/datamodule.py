@@ -161,7 +161,8 @@ class ImageDataModule(LightningDataModule):
             seed = int(os.environ.get("PL_GLOBAL_SEED") or torch.randint(2**31 - 1, ()))
             seed = trainer.strategy.broadcast(seed, src=0) if trainer is not None else seed
         device = self.train_set.images.device if isinstance(self.train_set, CachedImages) else None
-        order = EpochOrder(len(self.train_set), self._batch_size(), seed, rank, world_size, device)
+        shuffle = not (trainer is not None and getattr(trainer, "overfit_batches", 0))  # overfit: the same batches
+        order = EpochOrder(len(self.train_set), self._batch_size(), seed, rank, world_size, device, shuffle)
         order.next_batch = at.get("epoch", 0) * len(order) + min(at.get("position", 0), len(order))
         return order
 

@@ -17,11 +17,12 @@ class EpochOrder:
     DataModule advances it as batches reach the model. Each pass starts there and runs to the end of that epoch,
     so the order depends on the seed and that count only: not on the loader's workers, prefetching or the
     global random state, and a resumed run (``next_batch`` from its checkpoint) continues it exactly.
-    As a DataLoader's ``batch_sampler`` it yields lists of indices.
+    As a DataLoader's ``batch_sampler`` it yields lists of indices. ``shuffle=False``: every epoch in index order
+    (Lightning's ``overfit_batches`` trains on the same first batches each epoch).
     """
 
-    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1, device=None) -> None:
-        self.size, self.batch_size, self.seed = int(size), int(batch_size), int(seed)
+    def __init__(self, size: int, batch_size: int, seed: int, rank=0, world_size=1, device=None, shuffle=True) -> None:
+        self.size, self.batch_size, self.seed, self.shuffle = int(size), int(batch_size), int(seed), bool(shuffle)
         self.rank, self.world_size = int(rank), int(world_size)
         self.device = torch.device(device or "cpu")
         self.next_batch = 0
@@ -32,7 +33,10 @@ class EpochOrder:
     def indices(self, epoch: int) -> torch.Tensor:
         """This rank's indices of ``epoch`` (a whole number of batches), on ``device``."""
         generator = torch.Generator(device=self.device).manual_seed(self.seed + int(epoch))
-        order = torch.randperm(self.size, generator=generator, device=self.device)
+        if self.shuffle:
+            order = torch.randperm(self.size, generator=generator, device=self.device)
+        else:
+            order = torch.arange(self.size, device=self.device)
         padded = math.ceil(self.size / self.world_size) * self.world_size
         order = torch.cat([order, order[: padded - self.size]]) if padded > self.size else order
         return order[self.rank :: self.world_size][: len(self) * self.batch_size]
