@@ -212,7 +212,10 @@ def resolve_ckpt_path(
     found = sorted(Path(runs_dir).glob(f"**/checkpoints/{LAST}"), key=lambda p: p.stat().st_mtime, reverse=True)
     passed = []
     for path in found:
-        why = problem(read_checkpoint(path)) if problem is not None else None
+        try:
+            why = problem(read_checkpoint(path)) if problem is not None else None
+        except ConfigError as error:  # a torn or foreign file: passed over
+            why = str(error)
         if why is None:
             log.info(
                 "ckpt_path=last: %s, the newest run under %s/ that fits this one%s",
