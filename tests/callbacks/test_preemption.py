@@ -15,13 +15,18 @@ from tests.conftest import FAST, LONG
 from tests.helpers import LogRecords, assert_same_tensors, command, read_ckpt, subprocess_env, wait_for
 
 
+def interruptible() -> None:
+    """In the child before it runs: Ctrl-C as a terminal gives it (a shell's background job ignores SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1, signal.SIGINT])
 def test_preemption_signal_saves_and_resume_finishes(tmp_path, data_dir, signum):
     run = tmp_path / "run"
     args = [f"paths.data_dir={data_dir}", f"hydra.run.dir={run}", *LONG, "trainer.max_steps=100000",
             "callbacks.samples.every_n_steps=2"]  # fmt: skip
-    proc = subprocess.Popen(command("train.py", *FAST, *args), cwd=tmp_path, env=subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(command("train.py", *FAST, *args), cwd=tmp_path, env=subprocess_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=interruptible)  # fmt: skip
     wait_for(run / "samples" / "step_0000004.png", proc)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
@@ -73,7 +78,7 @@ def test_sigterm_to_the_process_group_with_workers_saves_between_iterations_and_
 def test_a_second_ctrl_c_stops_at_once(monkeypatch):
     sent = []
     monkeypatch.setattr(os, "kill", lambda pid, signum: sent.append(signum))
-    preemption = Preemption()
+    preemption, previous = Preemption(), signal.signal(signal.SIGINT, signal.default_int_handler)
     preemption.on_train_start(None, None)
     try:
         signal.getsignal(signal.SIGINT)(signal.SIGINT, None)  # the first: a stop at the end of the iteration
@@ -82,5 +87,5 @@ def test_a_second_ctrl_c_stops_at_once(monkeypatch):
             signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
     finally:
         preemption.teardown(None, None, "fit")
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
+        restored = signal.signal(signal.SIGINT, previous)
+    assert restored is signal.default_int_handler and signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
