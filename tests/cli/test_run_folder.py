@@ -86,6 +86,9 @@ def test_the_lock_goes_with_the_process_that_holds_it(tmp_path, monkeypatch):
     holder.wait()
     assert claim(tmp_path, None) is True
     release(tmp_path)
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ConfigError, match="run cannot be written .*: choose another folder"):
+        claim(tmp_path / "file" / "run", None)
 
 
 def test_ckpt_path_auto_resumes_in_its_own_folder(compose_cfg, tmp_path):

@@ -51,8 +51,13 @@ def claim(run_dir: str | Path, ckpt_path: str | None) -> bool:
     folder = Path(run_dir).resolve()
     if folder in _held or not _first_rank():
         return False
-    folder.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise ConfigError(
+            f"hydra.run.dir={folder} cannot be written ({error.strerror}): choose another folder (hydra.run.dir=...)"
+        ) from None
     try:
         try:
             fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
