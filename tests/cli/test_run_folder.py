@@ -30,7 +30,8 @@ def digest(path) -> str:
 
 def test_two_runs_in_one_folder_at_once_one_refuses_and_a_rerun_is_refused(tmp_path, data_dir):
     run = tmp_path / "same"
-    args = [f"paths.data_dir={data_dir}", f"hydra.run.dir={run}", *LONG]
+    every = "callbacks.model_checkpoint.every_n_train_steps=2"  # a checkpoint each iteration
+    args = [f"paths.data_dir={data_dir}", f"hydra.run.dir={run}", *LONG, every]
     procs = {seed: start(tmp_path, *args, f"seed={seed}", "trainer.max_steps=100000") for seed in (1, 2)}  # at once
     deadline = time.time() + 180
     while all(p.poll() is None for p in procs.values()):
