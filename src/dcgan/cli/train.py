@@ -93,8 +93,8 @@ class _Drop(logging.Filter):
 def _quiet_third_party() -> None:
     """What a user should not have to read: Lightning's litlogger advertisement, deprecation warnings of
     the libraries' own internals (torchdata's set_vital, Lightning's LeafSpec), Lightning's advice to save the
-    state before the optimizer steps (a checkpoint between iterations is what resumes); and Lightning's console
-    handlers, which bypass Hydra's (train.log, and the lines printed above the progress bar)."""
+    state before the optimizer steps and its warning that the loader cannot resume (both wrong here); and
+    Lightning's console handlers, which bypass Hydra's (train.log, and the lines printed above the progress bar)."""
     if logging.getLogger().hasHandlers():  # under Hydra: the root logger prints and writes train.log
         for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).handlers.clear()
@@ -106,6 +106,8 @@ def _quiet_third_party() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     # periodic checkpoints under manual optimization hold the state after the iteration's steps: what resumes
     warnings.filterwarnings("ignore", message=".*no pre-optimization state was saved.*")
+    # the DataModule, not the loader, keeps the data order (ImageDataModule.state_dict): a mid-epoch resume is exact
+    warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
 
 
 def check_optimized_metric(metric: str | None, model: DCGAN, trainer: L.Trainer) -> None:
