@@ -11,11 +11,11 @@ FD of --num-samples generated images against as many images of the Fashion-MNIST
 is the FD of real training images against the same test images. The domain classifier is trained first
 when --cache-dir lacks it. The markdown table goes to stdout and to --out.
 
---curves scores the periodic checkpoints (checkpoints/step=*.ckpt) of finished or running train.py runs
-instead, each generator a run kept (the EMA and the raw G: metrics.generator=both), and plots FD (and the
-face-detection rate, with metrics.feature=face) against iterations to --png; --eval holds evaluate.py
-overrides (e.g. "metrics.feature=face metrics.split=train" for CelebA). Each checkpoint's scores are kept
-next to it (<checkpoint>.<settings>.json), so a rerun scores only the new ones.
+--curves scores the periodic checkpoints (checkpoints/step_*.ckpt, or step=*.ckpt of older runs) of finished
+or running train.py runs instead, each generator a run kept (the EMA and the raw G: metrics.generator=both),
+and plots FD (and the face-detection rate, with metrics.feature=face) against iterations to --png; --eval holds
+evaluate.py overrides (e.g. "metrics.feature=face metrics.split=train" for CelebA). Each checkpoint's scores
+are kept next to it (<checkpoint>.<settings>.json), so a rerun scores only the new ones.
 """
 
 from __future__ import annotations
@@ -110,14 +110,14 @@ def score_curve(run_dir: Path, settings: list[str]) -> list[dict]:
     """evaluate.py's result for each periodic checkpoint of a run, oldest first (cached next to each)."""
     tag = hashlib.sha1(" ".join(settings).encode()).hexdigest()[:8]
     results = []
-    for ckpt in sorted((run_dir / "checkpoints").glob("step=*.ckpt")):
+    for ckpt in sorted((run_dir / "checkpoints").glob("step[_=]*.ckpt")):
         output = ckpt.with_name(f"{ckpt.stem}.{tag}.json")
         if output.is_file():
             results.append(json.loads(output.read_text()))
             continue
         ema = any(k.startswith(WEIGHT_PREFIX["ema"]) for k in read_checkpoint(ckpt)["state_dict"])
         which = "both" if ema else "raw"
-        # quoted: the checkpoint names hold "="
+        # quoted: older checkpoint names hold "="
         overrides = [*settings, f"ckpt_path='{ckpt}'", f"output='{output}'", f"metrics.generator={which}"]
         results.append(evaluate(compose("evaluate", overrides)))
     return results

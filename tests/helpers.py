@@ -87,6 +87,18 @@ class CorruptWeights(Callback):
                 next(pl_module.generator.parameters()).view(-1)[0] = float("nan")
 
 
+class FailBetweenSteps(Callback):
+    """Raises RuntimeError between the D and the G step of the iteration that starts at global step ``step``
+    (as a crash, or a second Ctrl-C, in the middle of an iteration)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if trainer.global_step == self.step + 1:  # D stepped, G about to
+            raise RuntimeError("stopped between the D and the G step")
+
+
 class CorruptBatch(Callback):
     """Fills the real batch of iteration ``batch_number`` (0-based, counted in this run) with NaN."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import time
 
@@ -17,6 +18,7 @@ from dcgan.errors import ConfigError, exit_on_config_error
 from dcgan.latents import latents
 from tests.conftest import FAST, LONG
 from tests.helpers import (
+    LogRecords,
     assert_same_tensors,
     command,
     make_read_only,
@@ -132,6 +134,69 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(compose_cfg, tmp_path, 
     assert_same_tensors(straight["optimizer_states"], resumed["optimizer_states"], "optimizer_states")
 
 
+def _train_to(compose_cfg, tmp_path, name, *overrides):
+    """The last.ckpt of a run with ``overrides``, its folder renamed ``name``."""
+    train(compose_cfg(*overrides))
+    (tmp_path / "run").rename(tmp_path / name)
+    return read_ckpt(tmp_path / name / "checkpoints" / "last.ckpt")
+
+
+EPOCHS = ["seed=7", "trainer.max_steps=-1"]  # 96 fixture images / batch 16: 6 batches, 12 global steps an epoch
+
+
+def test_epoch_end_checkpoints_resume_bit_identically(compose_cfg, tmp_path):
+    straight = _train_to(compose_cfg, tmp_path, "straight", *EPOCHS, "trainer.max_epochs=4")
+    assert (straight["global_step"], straight["epoch"]) == (48, 3)
+    # an epoch-end checkpoint (max_epochs=2), and one where max_steps stops on an epoch's last batch
+    for stop in (["trainer.max_epochs=2"], ["trainer.max_epochs=-1", "trainer.max_steps=12"]):
+        first = _train_to(compose_cfg, tmp_path, "first", *EPOCHS, *stop)
+        assert first["global_step"] in (12, 24)
+        last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+        resumed = _train_to(compose_cfg, tmp_path, "resumed", *EPOCHS, "trainer.max_epochs=4", f"ckpt_path={last}")
+        assert (resumed["global_step"], resumed["epoch"]) == (48, 3), stop  # not an epoch too few
+        assert_same_tensors(straight["state_dict"], resumed["state_dict"], "state_dict")
+        assert_same_tensors(straight["optimizer_states"], resumed["optimizer_states"], "optimizer_states")
+        for name in ("first", "resumed"):
+            shutil.rmtree(tmp_path / name)
+
+
+def test_a_checkpoint_of_another_dataset_is_refused(compose_cfg, tmp_path, run_dir):
+    # run_dir trained on the Fashion-MNIST fixture; the MNIST fixture has the same shape and count
+    last = run_dir / "checkpoints" / "last.ckpt"
+    with pytest.raises(ConfigError, match="trained on another dataset: fashion_mnist .* there, mnist .* here"):
+        train(compose_cfg("dataset=mnist", "trainer.max_steps=8", f"ckpt_path={last}"))
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_ckpt_path_last_takes_the_newest_run_that_fits(compose_cfg, tmp_path):
+    runs = tmp_path / "outputs"
+    good = _train_to(compose_cfg, tmp_path, "good", "trainer.max_steps=4")
+    (runs / "a").mkdir(parents=True)
+    (tmp_path / "good").rename(runs / "a" / "good")
+    others = {  # newer runs that do not fit: edited copies of the good one
+        "b_architecture": lambda c: c["state_dict"].update({"generator.net.0.0.weight": torch.zeros(3, 3)}),
+        "c_dataset": lambda c: c["ImageDataModule"]["identity"].update(digest="0" * 40),
+        "d_nan": lambda c: c["state_dict"]["discriminator.head.weight"].view(-1).__setitem__(0, float("nan")),
+    }
+    for name, edit in others.items():
+        checkpoint = read_ckpt(runs / "a" / "good" / "checkpoints" / "last.ckpt")
+        edit(checkpoint)
+        (runs / name / "checkpoints").mkdir(parents=True)
+        torch.save(checkpoint, runs / name / "checkpoints" / "last.ckpt")
+        time.sleep(0.01)
+    with LogRecords("dcgan.checkpoints") as logs:
+        train(compose_cfg("trainer.max_steps=8", "ckpt_path=last", f"paths.runs_dir={runs}"))
+    (message,) = [m for m in logs.messages if m.startswith("ckpt_path=last")]
+    assert f"{runs / 'a' / 'good' / 'checkpoints' / 'last.ckpt'}, the newest run under" in message
+    for reason in ("another architecture", "another dataset", "weights are not finite"):
+        assert reason in message
+    assert read_ckpt(tmp_path / "run" / "checkpoints" / "last.ckpt")["global_step"] == 8
+    assert good["global_step"] == 4
+    (tmp_path / "run").rename(tmp_path / "resumed")
+    with pytest.raises(ConfigError, match="cannot be resumed: its weights are not finite .*discriminator.head.weight"):
+        train(compose_cfg("trainer.max_steps=8", f"ckpt_path={runs / 'd_nan' / 'checkpoints' / 'last.ckpt'}"))
+
+
 def test_ckpt_path_last_prefers_the_run_folder_then_the_newest(tmp_path):
     runs = tmp_path / "outputs"
     for name in ("a", "b"):
@@ -226,9 +291,15 @@ def test_a_checkpoint_of_the_older_discriminator_names_still_resumes(compose_cfg
 
     checkpoint["state_dict"] = {old(k): v for k, v in checkpoint["state_dict"].items()}
     assert not any(".features." in k or ".head." in k for k in checkpoint["state_dict"])
+    # nor did it store its dataset; it kept the loader's position as torchdata's StatefulDataLoader does
+    del checkpoint["ImageDataModule"]
+    checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"] = [{"_num_yielded": 2, "_snapshot": {}}]
     torch.save(checkpoint, tmp_path / "old.ckpt")
-    train(compose_cfg("trainer.max_steps=8", f"ckpt_path={tmp_path / 'old.ckpt'}"))
+    (tmp_path / "run").rename(tmp_path / "first")
+    with LogRecords("dcgan.training") as logs:
+        train(compose_cfg("trainer.max_steps=8", f"ckpt_path={tmp_path / 'old.ckpt'}"))
     assert read_ckpt(path)["global_step"] == 8
+    assert any("data order in an older form: the data order starts afresh" in m for m in logs.messages)
 
 
 @pytest.mark.parametrize(
@@ -241,7 +312,7 @@ def test_an_unwritable_folder_stops_the_run_before_training(compose_cfg, tmp_pat
     else:
         folder.mkdir()
         make_read_only(folder, monkeypatch)
-    key = "paths.output_dir" if problem.startswith("run") else "callbacks.model_checkpoint.dirpath"
+    key = "hydra.run.dir" if problem.startswith("run") else "callbacks.model_checkpoint.dirpath"
     with pytest.raises(SystemExit) as stopped:
         exit_on_config_error(train)(compose_cfg("trainer.max_steps=2", f"callbacks.model_checkpoint.dirpath={folder}"))
     assert stopped.value.code == 2
@@ -262,11 +333,11 @@ def test_a_save_that_fails_mid_run_keeps_the_previous_checkpoint_and_says_one_li
     last = run / "checkpoints" / "last.ckpt"
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert proc.stderr.splitlines() == [  # the periodic checkpoint of step 8 is the first save that fails
-        f"error: cannot save {last.parent / 'step=0000008.ckpt'} (No space left on device): the file is left as it "
+        f"error: cannot save {last.parent / 'step_0000008.ckpt'} (No space left on device): the file is left as it "
         "was; make room or fix the folder, then resume with ckpt_path=last"
     ]
     assert read_ckpt(last)["global_step"] == 4
-    assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt", "step=0000004.ckpt"]
+    assert sorted(p.name for p in last.parent.iterdir()) == ["last.ckpt", "step_0000004.ckpt"]
     proc = run_script("train.py", *args, "ckpt_path=last", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert read_ckpt(last)["global_step"] == 12

@@ -29,7 +29,7 @@ def test_stale_temporaries_of_dead_processes_are_deleted_and_live_ones_kept(tmp_
         hour_ago = time.time() - 3600
         names = {
             f".last.ckpt.{dead.pid}.tmp": hour_ago,  # a save killed an hour ago: deleted
-            f".step=0000004.ckpt.{dead.pid}.tmp": time.time(),  # just written (another machine?): kept
+            f".step_0000004.ckpt.{dead.pid}.tmp": time.time(),  # just written (another machine?): kept
             f".last.ckpt.{live.pid}.tmp": hour_ago,  # a running process's save: kept
             f".generator.pt.{os.getpid()}.tmp": hour_ago,  # this process's: kept
             ".notes.tmp": hour_ago,  # not atomic_write's: kept

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import pickle
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -169,36 +170,25 @@ def generator_of(cfg: DictConfig, script: str, use_ema: bool | None = None) -> L
     return load_generator(cfg.ckpt_path, bool(cfg.get("weights_only", True)), use_ema)
 
 
-def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path, runs_dir: str | Path = "outputs") -> str | None:
-    """``ckpt_path`` as given; for ``last`` this run folder's ``checkpoints/last.ckpt`` if there is one,
-    else the newest ``last.ckpt`` under ``runs_dir``; for ``auto`` this run folder's if there is one,
-    else None (a fresh start: what a requeued cluster job wants)."""
-    if ckpt_path is None:
-        return None
-    own = Path(output_dir) / "checkpoints" / LAST
-    if str(ckpt_path) == "auto":
-        return str(own) if own.is_file() else None
-    if str(ckpt_path) != "last":
-        if not Path(ckpt_path).is_file():
-            raise ConfigError(f"ckpt_path={ckpt_path} does not exist: give a checkpoint file, or ckpt_path=last")
-        return str(ckpt_path)
-    if own.is_file():
-        return str(own)
-    found = sorted(Path(runs_dir).glob(f"**/checkpoints/{LAST}"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise ConfigError(
-            f"ckpt_path=last: no checkpoints/{LAST} in {output_dir} or under {runs_dir}/: "
-            "give a checkpoint path, or drop ckpt_path to start a new run"
-        )
-    return str(found[-1])
+def nonfinite(state_dict: dict) -> list[str]:
+    """The names of the floating-point tensors of ``state_dict`` that hold a NaN or an infinity."""
+    return [
+        name
+        for name, value in state_dict.items()
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all())
+    ]
 
 
-def check_compatible(path: str | Path, model: nn.Module) -> dict:
-    """Raise a ConfigError naming the first mismatches if the checkpoint's weights don't fit ``model``. A resume
-    builds nothing from the config stored in the file: the run's own config is the one that counts."""
-    checkpoint = read_checkpoint(path, trust_hint="train.py resumes only from the weights-only checkpoints it writes")
-    if "state_dict" not in checkpoint:
-        raise ConfigError(f"{path} is not a training checkpoint of this kit (no state_dict)")
+def _described(identity: dict) -> str:
+    return f"{identity.get('name')} ({identity.get('images')} images, {identity.get('source')})"
+
+
+def resume_problem(checkpoint: dict, model: nn.Module, identity: dict | None = None) -> str | None:
+    """Why ``checkpoint`` cannot resume a run of ``model`` on the dataset ``identity`` (the DataModule's; None: not
+    checked), else None: another architecture (the first mismatching weights named), non-finite weights, or
+    another dataset (checkpoints from before the dataset was stored pass)."""
+    if not isinstance(checkpoint.get("state_dict"), dict):
+        return "it is not a training checkpoint of this kit (no state_dict)"
     theirs, ours = DCGAN.upgrade_state_dict(checkpoint["state_dict"]), model.state_dict()
     problems = [f"{k} missing in the checkpoint" for k in ours if k not in theirs]
     problems += [f"{k} unexpected" for k in theirs if k not in ours]
@@ -214,9 +204,70 @@ def check_compatible(path: str | Path, model: nn.Module) -> dict:
             f"{part}={arch[part].get('_target_', '?').rsplit('.', 1)[-1]}" for part in ("generator", "discriminator")
             if isinstance(arch.get(part), dict)
         )  # fmt: skip
-        raise ConfigError(
-            f"checkpoint {path} was trained with another architecture ({trained or 'unknown'}): "
-            f"{'; '.join(problems[:3])}{' ...' if len(problems) > 3 else ''}. "
-            "Resume with the overrides of that run (its .hydra/config.yaml) or start a new run"
+        return (
+            f"it was trained with another architecture ({trained or 'unknown'}): "
+            f"{'; '.join(problems[:3])}{' ...' if len(problems) > 3 else ''}"
         )
+    bad = nonfinite(theirs)
+    if bad:
+        return f"its weights are not finite ({', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''})"
+    stored = next((v["identity"] for v in checkpoint.values() if isinstance(v, dict) and "identity" in v), None)
+    if identity is not None and isinstance(stored, dict):
+        differs = [k for k in ("name", "images", "resize", "digest") if stored.get(k) != identity.get(k)]
+        if differs:
+            return f"it was trained on another dataset: {_described(stored)} there, {_described(identity)} here"
+    return None
+
+
+def check_compatible(path: str | Path, model: nn.Module, identity: dict | None = None) -> dict:
+    """The checkpoint at ``path``; a ConfigError naming the problem if it cannot resume this run
+    (``resume_problem``)."""
+    checkpoint = read_checkpoint(path, trust_hint="train.py resumes only from the weights-only checkpoints it writes")
+    problem = resume_problem(checkpoint, model, identity)
+    if problem:
+        fix = "resume with the overrides of that run (its .hydra/config.yaml) or start a new run"
+        if problem.startswith("its weights are not finite"):
+            fix = "resume from an earlier checkpoint, or start a new run"
+        raise ConfigError(f"checkpoint {path} cannot be resumed: {problem}. {fix.capitalize()}")
     return checkpoint
+
+
+def resolve_ckpt_path(
+    ckpt_path: str | None,
+    output_dir: str | Path,
+    runs_dir: str | Path = "outputs",
+    problem: Callable[[dict], str | None] | None = None,
+) -> str | None:
+    """``ckpt_path`` as given; for ``last`` this run folder's ``checkpoints/last.ckpt`` if there is one, else the
+    newest ``last.ckpt`` under ``runs_dir`` that can resume this run (``problem(checkpoint)`` is None; the
+    choice and the newer ones passed over are logged); for ``auto`` this run folder's if there is one, else
+    None (a fresh start: what a requeued cluster job wants)."""
+    if ckpt_path is None:
+        return None
+    own = Path(output_dir) / "checkpoints" / LAST
+    if str(ckpt_path) == "auto":
+        return str(own) if own.is_file() else None
+    if str(ckpt_path) != "last":
+        if not Path(ckpt_path).is_file():
+            raise ConfigError(f"ckpt_path={ckpt_path} does not exist: give a checkpoint file, or ckpt_path=last")
+        return str(ckpt_path)
+    if own.is_file():
+        return str(own)
+    found = sorted(Path(runs_dir).glob(f"**/checkpoints/{LAST}"), key=lambda p: p.stat().st_mtime, reverse=True)
+    passed = []
+    for path in found:
+        try:
+            why = problem(read_checkpoint(path)) if problem is not None else None
+        except ConfigError as error:  # a torn or foreign file: passed over
+            why = str(error)
+        if why is None:
+            log.info(
+                "ckpt_path=last: %s, the newest run under %s/ that fits this one%s",
+                path, runs_dir, f" (passed over {len(passed)} newer: {'; '.join(passed)})" if passed else "",
+            )  # fmt: skip
+            return str(path)
+        passed.append(f"{path}: {why}")
+    nothing = f"no checkpoints/{LAST} in {output_dir} or under {runs_dir}/"
+    if passed:
+        nothing = f"none of the {len(passed)} runs under {runs_dir}/ fits this one (newest: {passed[0]})"
+    raise ConfigError(f"ckpt_path=last: {nothing}: give a checkpoint path, or drop ckpt_path to start a new run")

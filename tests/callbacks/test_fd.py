@@ -26,7 +26,7 @@ def test_val_fd_is_logged_and_the_best_checkpoint_kept(compose_cfg, tmp_path, cl
     assert metrics["val/fd"] == pytest.approx(logged[8])
     best = list((tmp_path / "run" / "checkpoints").glob("best-*.ckpt"))
     assert len(best) == 1
-    assert float(best[0].stem.split("fd=")[1]) == pytest.approx(min(logged.values()), abs=1e-4)
+    assert float(best[0].stem.split("fd_")[1]) == pytest.approx(min(logged.values()), abs=1e-4)
     assert len(list((tmp_path / "cache").glob("real_fashion_mnist_train_*.pt"))) == 1
 
 

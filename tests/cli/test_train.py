@@ -14,6 +14,7 @@ from PIL import Image
 
 from dcgan.cli.train import train
 from dcgan.config import compose
+from dcgan.errors import ConfigError
 from dcgan.images import TITLE_PX
 from tests.conftest import FAST
 from tests.helpers import (
@@ -190,12 +191,14 @@ def test_deterministic_runs_give_identical_weights(compose_cfg, tmp_path):
     assert_same_tensors(first, second)
 
 
-def test_a_rerun_into_the_same_folder_overwrites_last_ckpt(compose_cfg, tmp_path):
+def test_a_new_run_into_a_folder_with_checkpoints_is_refused(compose_cfg, tmp_path):
+    # train(cfg) keeps the folder as train.py does (a multirun's jobs come this way)
     train(compose_cfg("trainer.max_steps=2"))
-    train(compose_cfg("trainer.max_steps=4"))  # a new run (no ckpt_path) into the same run folder
-    checkpoints = tmp_path / "run" / "checkpoints"
-    assert sorted(p.name for p in checkpoints.glob("last*")) == ["last.ckpt"]
-    assert read_ckpt(checkpoints / "last.ckpt")["global_step"] == 4
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+    with pytest.raises(ConfigError, match="holds another run's checkpoints \\(last.ckpt\\): a new run would mix"):
+        train(compose_cfg("trainer.max_steps=4"))
+    assert last.read_bytes() == before
 
 
 @pytest.mark.slow  # the model batches above cover each dataset; the experiments train on most of them

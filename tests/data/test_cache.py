@@ -34,7 +34,7 @@ def test_cached_images_and_batches_equal_the_decoded_ones(cached, name):
         torch.manual_seed(seed)
         loader = fast.train_dataloader()
         batch = fast.on_after_batch_transfer(next(iter(loader)), 0)
-        expected = decoded[loader.order(0)[: len(batch)]].float() / 127.5 - 1  # the images the order names
+        expected = decoded[loader.order.indices(0)[: len(batch)]].float() / 127.5 - 1  # the images the order names
         assert batch.dtype == torch.float32 and torch.allclose(batch, expected, atol=1e-6)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import shutil
 from types import SimpleNamespace
 
 import pytest
@@ -69,8 +70,10 @@ def test_batch_size_fits_each_ddp_process(compose_cfg, tmp_path):
     make_image_folder(tmp_path / "images", n=10)
     dm = instantiate(compose_cfg(*folder(tmp_path / "images"), "dataset.batch_size=8").dataset)
     dm.setup("fit")
-    dm.trainer = SimpleNamespace(world_size=4, strategy=SimpleNamespace(root_device=torch.device("cpu")))
-    assert dm.train_dataloader().batch_size == 3  # DistributedSampler gives each of 4 processes ceil(10/4)
+    strategy = SimpleNamespace(root_device=torch.device("cpu"), broadcast=lambda value, src: value)
+    dm.trainer = SimpleNamespace(world_size=4, global_rank=1, strategy=strategy)
+    batches = [batch.images for batch in dm.train_dataloader()]  # each of 4 processes gets ceil(10/4), as
+    assert [len(b) for b in batches] == [3]  # DistributedSampler pads the order
 
 
 def test_a_single_image_is_a_clear_error(compose_cfg, tmp_path):
@@ -206,3 +209,14 @@ def test_train_py_refuses_a_conditional_run_on_unlabelled_data(tmp_path, fixture
     assert proc.returncode == 2
     assert "model.conditional=true needs a labelled dataset, and CelebA" in one_error_line(proc)
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_identity_names_the_images_not_their_folder(compose_cfg, tmp_path):
+    make_image_folder(tmp_path / "a", n=6)
+    shutil.copytree(tmp_path / "a", tmp_path / "moved")
+    make_image_folder(tmp_path / "other", n=6, seed=1)
+    a, moved, other = (
+        instantiate(compose_cfg(*folder(tmp_path / x)).dataset).identity() for x in ("a", "moved", "other")
+    )
+    assert a["source"] != moved["source"] and {**a, "source": ""} == {**moved, "source": ""}
+    assert a["images"] == other["images"] == 6 and a["digest"] != other["digest"]

@@ -50,8 +50,8 @@ def test_bench_quality_curves_score_each_checkpoint_once_and_plot(tmp_path, data
             "--eval", f"metrics.classifier={classifier_file} metrics.batch_size=16 dataset.num_workers=0",
             "--curves", str(run), "--png", str(tmp_path / "curve.png")]  # fmt: skip
     assert load_script("bench_quality").main(argv) == 0
-    scores = sorted((run / "checkpoints").glob("step=*.json"))
-    assert [p.name.split(".")[0] for p in scores] == ["step=0000002", "step=0000004"]
+    scores = sorted((run / "checkpoints").glob("step_*.json"))
+    assert [p.name.split(".")[0] for p in scores] == ["step_0000002", "step_0000004"]
     first = [json.loads(p.read_text()) for p in scores]
     assert all(list(r["generators"]) == ["ema", "raw"] and r["num_samples"] == 16 for r in first)
     picture = Image.open(tmp_path / "curve.png")

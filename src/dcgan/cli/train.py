@@ -18,7 +18,8 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 import dcgan.training.strategy  # noqa: F401  (registers the GAN DDP strategy as "ddp")
-from dcgan.checkpoints import AtomicCheckpointIO, check_compatible, prepare_folders, resolve_ckpt_path
+from dcgan.checkpoints import AtomicCheckpointIO, check_compatible, prepare_folders, resolve_ckpt_path, resume_problem
+from dcgan.cli.run_folder import claimed
 from dcgan.errors import ConfigError
 from dcgan.loggers import build_loggers
 from dcgan.training.module import DCGAN
@@ -91,9 +92,9 @@ class _Drop(logging.Filter):
 
 def _quiet_third_party() -> None:
     """What a user should not have to read: Lightning's litlogger advertisement, deprecation warnings of
-    the libraries' own internals (torchdata's set_vital, Lightning's LeafSpec), Lightning's advice to save
-    manual-optimization checkpoints before the step; and Lightning's console handlers, which bypass
-    Hydra's (train.log, and the lines printed above the progress bar)."""
+    the libraries' own internals (torchdata's set_vital, Lightning's LeafSpec), Lightning's advice to save the
+    state before the optimizer steps and its warning that the loader cannot resume (both wrong here); and
+    Lightning's console handlers, which bypass Hydra's (train.log, and the lines printed above the progress bar)."""
     if logging.getLogger().hasHandlers():  # under Hydra: the root logger prints and writes train.log
         for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).handlers.clear()
@@ -105,6 +106,10 @@ def _quiet_third_party() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     # 13 lines at every periodic save: the state after the optimizer steps is what this kit checkpoints
     warnings.filterwarnings("ignore", message=".*manual optimization and every_n_train_steps.*")
+    # periodic checkpoints under manual optimization hold the state after the iteration's steps: what resumes
+    warnings.filterwarnings("ignore", message=".*no pre-optimization state was saved.*")
+    # the DataModule, not the loader, keeps the data order (ImageDataModule.state_dict): a mid-epoch resume is exact
+    warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
 
 
 def check_optimized_metric(metric: str | None, model: DCGAN, trainer: L.Trainer) -> None:
@@ -128,7 +133,13 @@ def set_classes(cfg: DictConfig, names: list[str]) -> None:
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train a GAN as ``cfg`` says; returns the last logged metrics (floats)."""
+    """Train a GAN as ``cfg`` says into its run folder (``paths.output_dir``, held for the run: see
+    ``dcgan.cli.run_folder``); returns the last logged metrics (floats)."""
+    with claimed(cfg.paths.output_dir, cfg.get("ckpt_path")):
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> dict[str, float]:
     _quiet_third_party()
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
@@ -141,15 +152,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # The resolved run config travels in every checkpoint (and to the loggers as the run's config):
     # generate.py / evaluate.py rebuild the nets from it without repeating the training overrides.
     model.save_hyperparameters(OmegaConf.to_container(cfg, resolve=True))
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.output_dir, cfg.paths.get("runs_dir", "outputs"))
+    ckpt_path = resolve_ckpt_path(
+        cfg.get("ckpt_path"),
+        cfg.paths.output_dir,
+        cfg.paths.get("runs_dir", "outputs"),
+        problem=lambda checkpoint: resume_problem(checkpoint, model, datamodule.identity()),
+    )
     if ckpt_path is not None:
-        check_compatible(ckpt_path, model)
+        check_compatible(ckpt_path, model, datamodule.identity())
         log.info(f"Resuming from {ckpt_path}")
     trainer = build_trainer(cfg)
     check_optimized_metric(cfg.get("optimized_metric"), model, trainer)
     if trainer.is_global_zero:  # the folders the run writes, found unwritable now and not at the first save
         checkpoints = getattr(trainer.checkpoint_callback, "dirpath", None)
-        prepare_folders({"paths.output_dir": cfg.paths.output_dir, "callbacks.model_checkpoint.dirpath": checkpoints})
+        prepare_folders({"hydra.run.dir": cfg.paths.output_dir, "callbacks.model_checkpoint.dirpath": checkpoints})
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     # the last iteration's statistics (logged or not: logging runs every log_every_n_steps) and the rest
     return {k: float(v) for k, v in {**trainer.callback_metrics, **model.stats}.items()}

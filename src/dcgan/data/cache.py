@@ -8,9 +8,10 @@ import logging
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from dcgan.data.unreadable import SkipUnreadable, collate_readable
+from dcgan.data.workers import Loader, worker_init
 from dcgan.errors import ConfigError
 from dcgan.files import atomic_save
 
@@ -53,20 +54,22 @@ def build_cache(
     another), skipping unreadable files; save them atomically."""
     images = torch.empty((len(dataset), *shape), dtype=torch.uint8)
     targets = torch.empty(len(dataset), dtype=torch.long) if labels else None
-    loader = DataLoader(
+    loader = Loader(
         SkipUnreadable(dataset, replace=False, labels=labels),
         batch_size=256,
         num_workers=num_workers,
         collate_fn=collate_readable,
         generator=torch.Generator(),  # its worker seed is not drawn from the run's RNG: a run that builds
-    )  # the cache trains exactly as one that loads it
+        worker_init_fn=worker_init(),  # the cache trains exactly as one that loads it
+    )
     count, skipped = 0, []
     log.info("building the dataset cache %s from %d images", path, len(dataset))
     for batch in loader:
-        images[count : count + len(batch.images)] = batch.images
-        if targets is not None and batch.labels is not None:
-            targets[count : count + len(batch.labels)] = batch.labels
-        count += len(batch.images)
+        if len(batch.images):  # a batch of unreadable files only has no image shape to copy
+            images[count : count + len(batch.images)] = batch.images
+            if targets is not None and batch.labels is not None:
+                targets[count : count + len(batch.labels)] = batch.labels
+            count += len(batch.images)
         skipped += batch.skipped
     if skipped:
         log.warning("dataset cache: skipped %d unreadable image files, e.g. %s", len(skipped), skipped[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -9,14 +10,15 @@ import os
 import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import Dataset
-from torchdata.stateful_dataloader import StatefulDataLoader
 
 from dcgan.data.cache import Cached, CachedImages, build_cache, cache_file, load_cache
 from dcgan.data.labels import dataset_classes
+from dcgan.data.order import EpochOrder
 from dcgan.data.resident import ResidentBatches
 from dcgan.data.sources import Source
 from dcgan.data.transforms import to_unit_range, uint8_transform
 from dcgan.data.unreadable import Batch, SkipUnreadable, collate_readable
+from dcgan.data.workers import Loader, worker_init
 from dcgan.errors import ConfigError, whole_number
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,11 @@ class ImageDataModule(LightningDataModule):
     else a ConfigError says where it looked and how to get it), checked when the module is built, before
     the Trainer starts. Loaders yield uint8 batches; ``on_after_batch_transfer`` makes them float on the
     training device. Unreadable image files are skipped and counted in the log.
+
+    The batches come in an ``EpochOrder``, a shuffle per epoch from the run's seed. The module's state
+    (``state_dict``, in every checkpoint) holds that seed, the position of the next batch and what identifies
+    the images (``identity``): a resumed run continues the same order wherever it stopped, with any number of
+    loader workers, and a checkpoint can be checked against the dataset before it is resumed.
 
     ``cache=true`` decodes and resizes the dataset once into ``cache_dir`` (a uint8 tensor file, reused
     while source, size and channels stay the same) and draws batches from memory: the training GPU's
@@ -90,6 +97,9 @@ class ImageDataModule(LightningDataModule):
         self.cached_images: torch.Tensor | None = None
         self.cached_labels: torch.Tensor | None = None
         self.skipped: set[str] = set()
+        self.order: EpochOrder | None = None  # the training loader's
+        self.resume_at: dict = {}  # the order's seed, epoch and position in the checkpoint a run resumes
+        self._identity: dict | None = None
 
     def _find(self) -> Dataset | None:
         dataset = self.source.find(self.root, self.transform)
@@ -176,38 +186,95 @@ class ImageDataModule(LightningDataModule):
             raise ConfigError(f"{len(self.train_set)} images are too few for {world_size} processes: use fewer devices")
         return min(self.batch_size, per_process)
 
-    def train_dataloader(self) -> StatefulDataLoader | ResidentBatches:
-        if self.train_set is None:
-            self.setup("fit")
-        # Both loaders are stateful: a checkpoint records the position in the epoch's order, so a
-        # mid-epoch resume continues the same data order (Lightning saves and restores the state).
-        if isinstance(self.train_set, CachedImages):
-            trainer = self.trainer
-            rank, world_size = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+    def _new_order(self, seed: int | None = None) -> EpochOrder:
+        """An order of the training set: with ``seed``, its first epoch; else the run's (the checkpoint's seed and
+        position where the run resumed, else the run's seed from the start)."""
+        trainer = self.trainer
+        rank, world_size = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        at = {} if seed is not None else self.resume_at
+        seed = at.get("seed", seed)
+        if seed is None:
             # the run's seed (seed_everything's), else a random one from rank 0: one order on every rank
             seed = int(os.environ.get("PL_GLOBAL_SEED") or torch.randint(2**31 - 1, ()))
             seed = trainer.strategy.broadcast(seed, src=0) if trainer is not None else seed
-            train_set = self.train_set
-            return ResidentBatches(train_set.images, self._batch_size(), seed, rank, world_size, train_set.labels)
-        return StatefulDataLoader(
+        device = self.train_set.images.device if isinstance(self.train_set, CachedImages) else None
+        shuffle = not (trainer is not None and getattr(trainer, "overfit_batches", 0))  # overfit: the same batches
+        order = EpochOrder(len(self.train_set), self._batch_size(), seed, rank, world_size, device, shuffle)
+        order.next_batch = at.get("epoch", 0) * len(order) + min(at.get("position", 0), len(order))
+        return order
+
+    def _loader(self, order: EpochOrder) -> Loader | ResidentBatches:
+        if isinstance(self.train_set, CachedImages):
+            return ResidentBatches(self.train_set.images, order, self.train_set.labels)
+        return Loader(
             self.train_set,
-            batch_size=self._batch_size(),
-            shuffle=True,
-            drop_last=True,  # a batch size no larger than the dataset: never an empty epoch
+            batch_sampler=order,  # full batches, no larger than the dataset: never an empty epoch
             num_workers=self.num_workers,
             collate_fn=collate_readable,
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,
+            worker_init_fn=worker_init(order.rank),
+            generator=torch.Generator().manual_seed(order.seed),  # the workers' seeds, not the run's random state
         )
 
+    def train_dataloader(self) -> Loader | ResidentBatches:
+        if self.train_set is None:
+            self.setup("fit")
+        self.order = self._new_order()
+        return self._loader(self.order)
+
+    def identity(self) -> dict | None:
+        """What the run trains on: the dataset's name and files, its image count, the resize and a digest of three
+        of its images (so the same images in another folder are the same dataset); None before it is found."""
+        if self.dataset is None:
+            return None
+        if self._identity is None:
+            readable, digest = SkipUnreadable(self.dataset), hashlib.sha1()
+            for index in sorted({0, len(self.dataset) // 2, len(self.dataset) - 1}):
+                image, *_ = readable[index]
+                digest.update(b"" if image is None else image.contiguous().numpy().tobytes())
+            self._identity = {"name": self.name, "source": self.source.key(self.root), "images": len(self.dataset),
+                              "resize": self.resize, "digest": digest.hexdigest()}  # fmt: skip
+        return self._identity
+
+    def state_dict(self) -> dict:
+        if self.order is None:
+            return {}
+        epoch, position = self.order.position()
+        order = {"seed": self.order.seed, "epoch": epoch, "position": position, "num_workers": self.num_workers}
+        return {"identity": self.identity(), "order": order}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.resume_at = dict(state.get("order") or {})
+        workers = self.resume_at.get("num_workers", self.num_workers)
+        if workers != self.num_workers:
+            log.info(
+                "dataset.num_workers=%d, the checkpoint's run had %d: the data order continues where it stopped; "
+                "only random draws inside the loader workers (none in this kit's transforms) start afresh",
+                self.num_workers, workers,
+            )  # fmt: skip
+
+    def _batch(self, batch):
+        """A loader's batch as the model takes it: images, or ``(images, labels)`` with ``labels``; the unreadable
+        files it met logged once each."""
+        if not isinstance(batch, Batch):
+            return batch
+        for name in batch.skipped:
+            if name not in self.skipped:
+                self.skipped.add(name)
+                log.warning("skipped an unreadable image file (%d so far): %s", len(self.skipped), name)
+        if not len(batch.images):  # raised here, in the training process: one line, no worker traceback
+            example = f", e.g. {sorted(self.skipped)[0]}" if self.skipped else ""
+            raise ConfigError(
+                f"no readable image left among the {len(self.dataset)} files of {self.source.title} at {self.root} "
+                f"({len(self.skipped)} unreadable{example}): check the dataset"
+            )
+        return (batch.images, batch.labels) if self.labels else batch.images
+
     def on_before_batch_transfer(self, batch, dataloader_idx: int):
-        if isinstance(batch, Batch):
-            for name in batch.skipped:
-                if name not in self.skipped:
-                    self.skipped.add(name)
-                    log.warning("skipped an unreadable image file (%d so far): %s", len(self.skipped), name)
-            batch = (batch.images, batch.labels) if self.labels else batch.images
-        return batch
+        if self.order is not None and self.trainer is not None and self.trainer.training:
+            self.order.next_batch += 1  # this batch reaches the model: a checkpoint from now on resumes after it
+        return self._batch(batch)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         images, labels = split_batch(batch)
@@ -216,16 +283,17 @@ class ImageDataModule(LightningDataModule):
         return images if labels is None else (images, labels)
 
     def real_batch(self, n: int, seed: int):
-        """``n`` training images as the model sees them, float (n, C, H, W) in [-1, 1] (with ``labels``: a
-        tuple with their labels), from the shuffle that ``seed`` draws (fewer if the dataset is smaller)."""
+        """``n`` training images as the model sees them, float (n, C, H, W) in [-1, 1] (with ``labels``: a tuple
+        with their labels): the first of the order that ``seed`` draws (a run's first batch, for its seed; fewer
+        if the dataset is smaller)."""
+        if self.train_set is None:
+            self.setup("fit")
         batches, count = [], 0
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            for batch in self.train_dataloader():
-                batches.append(split_batch(self.on_after_batch_transfer(self.on_before_batch_transfer(batch, 0), 0)))
-                count += len(batches[-1][0])
-                if count >= n:
-                    break
+        for batch in self._loader(self._new_order(seed)):
+            batches.append(split_batch(self.on_after_batch_transfer(self._batch(batch), 0)))
+            count += len(batches[-1][0])
+            if count >= n:
+                break
         images = torch.cat([images for images, _ in batches])[:n]
         return (images, torch.cat([labels for _, labels in batches])[:n]) if self.labels else images
 

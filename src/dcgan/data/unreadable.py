@@ -9,8 +9,6 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from dcgan.errors import ConfigError
-
 # What PIL raises for a corrupt, truncated or non-image file (UnidentifiedImageError is an OSError).
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
@@ -38,29 +36,33 @@ def item_name(dataset: Dataset, index: int) -> str:
 class SkipUnreadable(Dataset):
     """``dataset[i]`` as ``(image, label, skipped)`` (``label``: the item's class with ``labels=True``, else
     None); an unreadable item is replaced by the next readable one (``replace=True``, the batch keeps its
-    size) or by None (``replace=False``, for the cache builder). ``skipped`` names the unreadable items met
-    on the way.
+    size; any number in a row) or by None (``replace=False``, for the cache builder). ``skipped`` names the
+    unreadable items met on the way. Where no readable item is left the image is None too: the process that
+    trains on the batch reports it (a worker's error would carry the worker's traceback). Each process
+    remembers the items it found unreadable and does not read them again.
     """
 
-    def __init__(self, dataset: Dataset, replace: bool = True, max_in_a_row: int = 64, labels: bool = False) -> None:
-        self.dataset, self.replace, self.max_in_a_row, self.labels = dataset, replace, max_in_a_row, bool(labels)
+    def __init__(self, dataset: Dataset, replace: bool = True, labels: bool = False) -> None:
+        self.dataset, self.replace, self.labels = dataset, replace, bool(labels)
+        self.unreadable: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, index: int):
         skipped: list[str] = []
-        for attempt in range(min(self.max_in_a_row, len(self))):
-            i = (index + attempt) % len(self)
+        for attempt in range(len(self) if self.replace else 1):
+            i = (int(index) + attempt) % len(self)
+            if i in self.unreadable:
+                continue
             try:
                 item = self.dataset[i]
             except DECODE_ERRORS as error:
+                self.unreadable.add(i)
                 skipped.append(f"{item_name(self.dataset, i)}: {' '.join(str(error).split())}")
-                if not self.replace:
-                    return None, None, skipped
                 continue
             return item[0], int(item[1]) if self.labels else None, skipped
-        raise ConfigError(f"{len(skipped)} image files in a row are unreadable, e.g. {skipped[0]}: check the dataset")
+        return None, None, skipped
 
 
 def collate_readable(samples: list) -> Batch:

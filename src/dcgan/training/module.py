@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
@@ -19,6 +20,8 @@ from dcgan.models.generator import class_names, num_classes
 from dcgan.training.ema import ExponentialMovingAverage
 from dcgan.training.losses import GANLoss, r1_penalty
 from dcgan.training.rng import collect_rng_states, set_rng_states
+
+log = logging.getLogger(__name__)
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
@@ -256,6 +259,10 @@ class DCGAN(LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["state_dict"] = self.upgrade_state_dict(checkpoint["state_dict"])
+        # Older checkpoints kept the loader's own position, which today's loaders (the DataModule keeps the
+        # order) cannot take; their data order starts afresh.
+        if checkpoint.get("loops", {}).get("fit_loop", {}).get("state_dict", {}).pop("combined_loader", None):
+            log.warning("the checkpoint holds its data order in an older form: the data order starts afresh")
         # Applied at the first resumed batch: building the dataloader iterators draws random numbers
         # that an uninterrupted run drew long before.
         self._pending_rng = checkpoint.get("rng_states")
