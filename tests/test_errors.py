@@ -188,7 +188,7 @@ def test_full_hydra_errors_stay_available(monkeypatch, tmp_path):
 SUBPROCESS_ROWS = [
     ("train.py", ["dataset=fashon_mnist"], "did you mean dataset=fashion_mnist?"),
     ("train.py", [*FAST, "generator.nz=0"], "generator.nz=0 is invalid"),
-    ("train.py", ["hydra.run.dir=RUN/afile/run"], "cannot write the run folder"),
+    ("train.py", ["hydra.run.dir=RUN/afile/run"], "afile/run is not writable (Not a directory): choose another folder"),
     ("generate.py", [], "ckpt_path is missing"),
     ("evaluate.py", ["metrics=fdi"], "did you mean metrics=fid?"),
     ("explore.py", ["gird.rows=2"], "Could not override 'gird.rows'"),
