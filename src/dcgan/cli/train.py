@@ -110,6 +110,8 @@ def _quiet_third_party() -> None:
     warnings.filterwarnings("ignore", message=".*no pre-optimization state was saved.*")
     # the DataModule, not the loader, keeps the data order (ImageDataModule.state_dict): a mid-epoch resume is exact
     warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
+    # a resume into its own folder: the run folder's lock already refuses a new run over another's checkpoints
+    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
 
 
 def check_optimized_metric(metric: str | None, model: DCGAN, trainer: L.Trainer) -> None:
