@@ -91,6 +91,7 @@ REAL = {
 }
 
 
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"the real datasets are not in {SHARED} (the kit's machines have them)")
 @pytest.mark.parametrize("name", sorted(REAL))
 def test_trains_on_the_real_data(compose_cfg, tmp_path, name):
     overrides, count, shape = REAL[name]
