@@ -45,7 +45,7 @@ from dcgan.config import compose
 from dcgan.errors import DCGANError
 from dcgan.metrics.classifier import load_classifier
 from dcgan.metrics.features import build_feature_net
-from dcgan.metrics.real import load_datamodule, real_features, with_split
+from dcgan.metrics.real import load_datamodule, real_sets, with_split
 from dcgan.metrics.scores import frechet_distance
 from dcgan.training.module import WEIGHT_PREFIX
 
@@ -86,10 +86,10 @@ def floor(args, dataset_cfg: DictConfig) -> float:
     metrics = evaluate_config(args).metrics
     net = build_feature_net(instantiate(metrics.features), metrics.feature, channels=1)
     features = [
-        real_features(
+        real_sets(
             load_datamodule(with_split(dataset_cfg, split)), split, net, args.num_samples, args.cache_dir,
-            metrics.batch_size,
-        )
+            metrics.batch_size, floor=False,
+        ).features
         for split in ("train", "test")
     ]  # fmt: skip
     return frechet_distance(features[1], features[0])

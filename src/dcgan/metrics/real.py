@@ -77,23 +77,8 @@ def _batches(datamodule: ImageDataModule, indices: torch.Tensor, batch_size: int
         log.warning(f"{datamodule.source.title}: skipped {skipped} unreadable images")
 
 
-def real_features(
-    datamodule: ImageDataModule,
-    split: str,
-    net: nn.Module,
-    num: int | None,
-    cache_dir: str | Path,
-    batch_size: int,
-    device: str | torch.device = "cpu",
-    seed: int = 0,
-) -> torch.Tensor:
-    """Features (N, D) of ``num`` images of ``datamodule``'s dataset (all of them for None or more than it
-    holds; a fixed random subset otherwise), from ``cache_dir`` when computed before."""
-    return _cached(datamodule, split, net, num, cache_dir, batch_size, device, seed, False)[0]
-
-
 class RealSets(NamedTuple):
-    features: torch.Tensor  # (N, D): the images real_features(num) draws
+    features: torch.Tensor  # (N, D): ``num`` images of the split (all for None; a fixed random subset otherwise)
     logits: torch.Tensor  # (N, K)
     floor: float | None  # the FD of those against N other real images; None where the split has fewer than 2N
     labels: torch.Tensor | None = None  # (N,) their class labels, where asked for (a labelled dataset)
@@ -111,10 +96,11 @@ def real_sets(
     seed: int = 0,
     with_labels: bool = False,
 ) -> RealSets:
-    """The real reference set of ``real_features`` (the same images) with its logits (and ``with_labels`` its
-    class labels) and, with ``floor``, the real-data floor: the Frechet distance between it and as many other
-    real images of the split (the next ones of the same random order), what a generator of the data
-    distribution itself would score."""
+    """The features (N, D) of ``num`` images of ``datamodule``'s dataset (all of them for None or more than it
+    holds; a fixed random subset otherwise; from ``cache_dir`` when computed before) with their logits (and,
+    ``with_labels``, their class labels) and, with ``floor``, the real-data floor: the Frechet distance between
+    them and as many other real images of the split (the next ones of the same random order), what a generator
+    of the data distribution itself would score."""
     count = len(datamodule.dataset) if num is None else min(int(num), len(datamodule.dataset))
     if not floor or 2 * count > len(datamodule.dataset):
         if floor:
